@@ -1,0 +1,226 @@
+"""The dispatcher: authenticates, authorizes, runs a route's handler in a unit of work, as WSGI."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import secrets
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+from urllib.parse import parse_qs
+
+from engine.api.http import MAX_JSON_BODY, Request, Response, encode_json
+from engine.api.router import Router
+from engine.api.routes import Route
+from engine.context import Ctx, Principal
+from engine.db import Database
+from engine.errors import ApiError, InternalError, MethodNotAllowed, NotFound, TooLarge
+
+log = logging.getLogger("atonix.engine")
+
+StartResponse = Callable[..., Any]
+_STATUS_TEXT = {
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request",
+    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    409: "Conflict", 413: "Payload Too Large", 429: "Too Many Requests",
+    500: "Internal Server Error", 503: "Service Unavailable",
+}
+
+
+def _load(ref: str) -> Any:
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+class EngineApp:
+    """The engine as a WSGI application: the in-process transport and the server both call it."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.router = Router()
+        self._handlers: dict[str, Any] = {}
+
+    # --- WSGI --------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request_id = environ.get("HTTP_X_REQUEST_ID") or "req-" + secrets.token_hex(8)
+        try:
+            request = _request_from_environ(environ)
+        except ApiError as error:
+            response = _error_response(error, request_id)
+        else:
+            response = self.handle(
+                request,
+                request_id=request_id,
+                source_ip=environ.get("REMOTE_ADDR"),
+            )
+        return _send(response, request_id, start_response, head=environ["REQUEST_METHOD"] == "HEAD")
+
+    # --- dispatch ----------------------------------------------------------------------------
+
+    def handle(self, request: Request, *, request_id: str, source_ip: str | None = None) -> Response:
+        started = time.perf_counter()
+        principal: Principal | None = None
+        route: Route | None = None
+        try:
+            found = self.router.match(request.method, request.path)
+            if found is None:
+                allowed = self.router.allowed_methods(request.path)
+                if allowed:
+                    raise MethodNotAllowed(
+                        f"{request.method} is not allowed here; use {', '.join(allowed)}",
+                        details={"allowed": allowed},
+                    )
+                raise NotFound(f"no such endpoint: {request.method} {request.path}")
+            route = found.route
+            request.route, request.params = route, found.params
+            handler = self._handler(route.handler)
+            request.kind = _load(route.resource) if route.resource else None
+            response = self._run(request, route, handler, request_id, source_ip)
+        except ApiError as error:
+            if principal is None and request.ctx_ is not None:
+                principal = request.ctx_.principal
+            self._audit_failure(request, route, error)
+            response = _error_response(error, request_id)
+        except Exception:
+            log.error("request %s failed:\n%s", request_id, traceback.format_exc())
+            response = _error_response(
+                InternalError(f"internal error; quote request id {request_id} when reporting it"),
+                request_id,
+            )
+        log.debug(
+            "%s %s -> %s in %.1f ms",
+            request.method, request.path, response.status, (time.perf_counter() - started) * 1e3,
+        )
+        return response
+
+    def _run(
+        self, request: Request, route: Route, handler: Any, request_id: str, source_ip: str | None
+    ) -> Response:
+        db = self.db
+        if route.permission == "public":
+            with db.session(write=route.method not in ("GET", "HEAD")) as session:
+                request.ctx_ = Ctx(db=db, session=session, principal=_ANONYMOUS,
+                                   now=db.now(session), request_id=request_id,
+                                   source_ip=source_ip,
+                                   user_agent=request.headers.get("user-agent", ""))
+                return _as_response(handler(request), route)
+
+        from engine.identity.service import authenticate, authorize
+
+        with db.session(write=False) as session:
+            now = db.now(session)
+            principal = authenticate(
+                session, authorization=request.headers.get("authorization"), now=now
+            )
+        authorize(principal, route.permission)
+        kind = request.kind
+        if kind is not None and kind.lifecycle is not None:
+            db.ensure_tables()
+            kind.lifecycle.settle(db, kind.model, now)
+
+        write = route.method not in ("GET", "HEAD")
+        idempotency_key = request.headers.get("idempotency-key") if route.method == "POST" else None
+        with db.session(write=write) as session:
+            ctx = Ctx(db=db, session=session, principal=principal, now=now,
+                      request_id=request_id, source_ip=source_ip,
+                      user_agent=request.headers.get("user-agent", ""))
+            request.ctx_ = ctx
+            if idempotency_key:
+                from engine.api import idempotency
+
+                replay = idempotency.replay(ctx, key=idempotency_key, request=request)
+                if replay is not None:
+                    return replay
+            response = _as_response(handler(request), route)
+            if idempotency_key:
+                idempotency.remember(ctx, key=idempotency_key, request=request, response=response)
+            return response
+
+    def _handler(self, ref: str) -> Any:
+        handler = self._handlers.get(ref)
+        if handler is None:
+            handler = self._handlers[ref] = _load(ref)
+        return handler
+
+    def _audit_failure(self, request: Request, route: Route | None, error: ApiError) -> None:
+        """A refused mutation leaves a `failure` record, written after the mutation rolled back."""
+        ctx = request.ctx_
+        if route is None or route.action is None or ctx is None or ctx.principal is _ANONYMOUS:
+            return
+        from engine import audit
+
+        kind = request.kind
+        try:
+            with self.db.session(write=True) as session:
+                failed = Ctx(db=self.db, session=session, principal=ctx.principal, now=ctx.now,
+                             request_id=ctx.request_id, source_ip=ctx.source_ip,
+                             user_agent=ctx.user_agent)
+                audit.record(
+                    failed,
+                    action=route.action,
+                    resource_type=kind.type if kind else route.path.split("/")[3],
+                    resource_id=request.params.get("id", ""),
+                    status="failure",
+                    error_message=f"{error.code}: {error.message}",
+                )
+        except Exception:  # the refusal itself must still reach the caller
+            log.warning("could not audit a failed request:\n%s", traceback.format_exc())
+
+
+_ANONYMOUS = Principal(user_id=0, username="", role="viewer", scopes=(), credential="none",
+                       credential_id="")
+
+
+def _as_response(result: Any, route: Route) -> Response:
+    if isinstance(result, Response):
+        return result
+    return Response(status=route.status, body=result)
+
+
+def _error_response(error: ApiError, request_id: str) -> Response:
+    return Response(status=error.status, body=error.body(request_id))
+
+
+def _request_from_environ(environ: dict[str, Any]) -> Request:
+    headers = {
+        key[5:].replace("_", "-").lower(): value
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length > MAX_JSON_BODY:
+        raise TooLarge(f"request body of {length} bytes is over the {MAX_JSON_BODY}-byte limit")
+    body = environ["wsgi.input"].read(length) if length else b""
+    method = environ["REQUEST_METHOD"]
+    return Request(
+        method="GET" if method == "HEAD" else method,
+        path=environ.get("PATH_INFO") or "/",
+        query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),
+        headers=headers,
+        body=body,
+    )
+
+
+def _send(
+    response: Response, request_id: str, start_response: StartResponse, *, head: bool
+) -> Iterator[bytes]:
+    if isinstance(response.body, bytes):
+        payload, content_type = response.body, "application/octet-stream"
+    elif response.body is None or response.status == 204:
+        payload, content_type = b"", "application/json"
+    else:
+        payload, content_type = encode_json(response.body), "application/json"
+    headers = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(payload))),
+        ("X-Request-Id", request_id),
+        *response.headers,
+    ]
+    status = f"{response.status} {_STATUS_TEXT.get(response.status, 'Unknown')}"
+    start_response(status, headers)
+    return iter(()) if head or not payload else iter((payload,))

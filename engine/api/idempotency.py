@@ -1,0 +1,64 @@
+"""Idempotency keys: a retried create with the same key returns the first response (24 h, A3)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel, select
+
+from engine.api.http import Request, Response, encode_json
+from engine.clock import utcnow
+from engine.context import Ctx
+from engine.errors import Conflict
+
+WINDOW = timedelta(hours=24)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("owner", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(max_length=64)
+    key: str = Field(max_length=255)
+    fingerprint: str = Field(max_length=64)
+    status: int
+    body: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+def _fingerprint(request: Request) -> str:
+    return hashlib.sha256(f"{request.method} {request.path}\n".encode() + request.body).hexdigest()
+
+
+def replay(ctx: Ctx, *, key: str, request: Request) -> Response | None:
+    """The stored response of an earlier request with this key, or None to run it now."""
+    record = ctx.session.exec(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.owner == ctx.principal.username, IdempotencyRecord.key == key
+        )
+    ).first()
+    if record is None:
+        return None
+    if record.created_at < ctx.now - WINDOW:
+        ctx.session.delete(record)
+        ctx.session.flush()
+        return None
+    if record.fingerprint != _fingerprint(request):
+        raise Conflict("this Idempotency-Key was already used for a different request")
+    return Response(record.status, json.loads(record.body), [("Idempotent-Replayed", "true")])
+
+
+def remember(ctx: Ctx, *, key: str, request: Request, response: Response) -> None:
+    ctx.session.add(
+        IdempotencyRecord(
+            owner=ctx.principal.username,
+            key=key,
+            fingerprint=_fingerprint(request),
+            status=response.status,
+            body=encode_json(response.body).decode(),
+            created_at=ctx.now,
+        )
+    )

@@ -1,0 +1,1 @@
+"""Compute: flavors, images and instances (later: Kubernetes, functions, auto-scaling)."""

@@ -1,0 +1,162 @@
+"""The database: SQLAlchemy engine (SQLite WAL by default, any URL), sessions, lazy tables, schema version."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+from engine.clock import Clock, utcnow
+from engine.errors import SchemaMismatch
+
+log = logging.getLogger("atonix.engine")
+
+# Bump when a table changes shape, and add the step from the previous version to MIGRATIONS.
+SCHEMA_VERSION = 1
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+# Rows a table starts with (built-in catalogs), written in the transaction that creates it.
+SEEDS: dict[str, Callable[[Connection], None]] = {}
+
+
+class Meta(SQLModel, table=True):
+    """Engine-wide settings kept in the database: the schema version and the manual clock."""
+
+    __tablename__ = "atonix_meta"
+    key: str = Field(primary_key=True, max_length=64)
+    value: str
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+class Database:
+    """One database, shared by every request of a process; tables are created as services load."""
+
+    def __init__(self, url: str, *, clock: Clock | None = None) -> None:
+        self.url = url
+        self.clock = clock or Clock()
+        self.is_sqlite = url.startswith("sqlite")
+        connect_args: dict[str, Any] = {}
+        if self.is_sqlite:
+            path = url.removeprefix("sqlite:///")
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            connect_args = {"check_same_thread": False, "timeout": 30}
+        self.engine: Engine = create_engine(url, connect_args=connect_args)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+        # Writers take SQLite's write lock up front, so two writers queue instead of deadlocking.
+        self.write_engine = self.engine.execution_options(atonix_write=True)
+        self._created: set[str] = set()
+        self._check_schema()
+
+    def ensure_tables(self) -> None:
+        """Create the tables of every model module imported so far that the database lacks."""
+        missing = [t for name, t in SQLModel.metadata.tables.items() if name not in self._created]
+        if not missing:
+            return
+        with self.write_engine.begin() as conn:
+            existing = set(inspect(conn).get_table_names())
+            for table in missing:
+                if table.name not in existing:
+                    conn.execute(CreateTable(table, if_not_exists=True))
+                    for index in table.indexes:
+                        conn.execute(CreateIndex(index, if_not_exists=True))
+                    if table.name in SEEDS:
+                        SEEDS[table.name](conn)
+                self._created.add(table.name)
+
+    @contextmanager
+    def session(self, *, write: bool) -> Iterator[Session]:
+        """A unit of work: commits when the block ends normally, rolls back on any exception."""
+        self.ensure_tables()
+        session = Session(self.write_engine if write else self.engine, expire_on_commit=False)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def now(self, session: Session) -> datetime:
+        """The engine's current time: the stored manual time, or the wall clock."""
+        if self.clock.mode != "manual":
+            return utcnow()
+        row = session.get(Meta, "manual_now")
+        if row is None:
+            return utcnow()
+        return datetime.fromisoformat(row.value)
+
+    def set_manual_now(self, session: Session, when: datetime) -> None:
+        row = session.get(Meta, "manual_now") or Meta(key="manual_now", value="")
+        row.value = when.isoformat()
+        session.add(row)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def _check_schema(self) -> None:
+        with self.engine.connect() as conn:
+            fresh = not inspect(conn).has_table(Meta.__tablename__)
+            found = None if fresh else conn.execute(
+                select(Meta.value).where(Meta.key == "schema_version")
+            ).scalar()
+            conn.rollback()
+        self._created.add(Meta.__tablename__)
+        if found is not None and int(found) == SCHEMA_VERSION:
+            return
+        if found is not None and int(found) > SCHEMA_VERSION:
+            raise SchemaMismatch(
+                f"the database at {self.url} has schema version {found}, newer than this "
+                f"atonix understands ({SCHEMA_VERSION}); upgrade atonix to use it"
+            )
+        meta = Meta.__table__  # type: ignore[attr-defined]
+        with self.write_engine.begin() as conn:
+            conn.execute(CreateTable(meta, if_not_exists=True))
+            found = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
+            if found is None:
+                conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+                return
+            version = int(found)
+            while version < SCHEMA_VERSION:
+                step = MIGRATIONS.get(version)
+                if step is None:
+                    raise SchemaMismatch(
+                        f"the database at {self.url} has schema version {version} and no "
+                        f"migration to {SCHEMA_VERSION} exists; export its data and start afresh"
+                    )
+                log.info("migrating schema %s -> %s", version, version + 1)
+                step(conn)
+                version += 1
+            conn.execute(
+                meta.update().where(Meta.key == "schema_version").values(value=str(version))
+            )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level: we issue BEGIN ourselves (pysqlite's own is wrong for us).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("atonix_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

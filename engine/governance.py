@@ -1,0 +1,89 @@
+"""Governance endpoints: quotas, the audit log as a collection, and the engine clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import Field as PydanticField
+
+from engine import audit, quotas
+from engine.api.http import Request
+from engine.audit import AuditRecord
+from engine.context import Ctx
+from engine.errors import InvalidState
+from engine.resources import Body, ResourceKind
+
+
+class QuotaBody(Body):
+    owner: str
+    limit: int | None = PydanticField(default=None, ge=0)
+
+
+class AdvanceBody(Body):
+    seconds: float = PydanticField(gt=0, le=10 * 365 * 86400)
+
+
+def list_quotas(request: Request) -> dict[str, Any]:
+    ctx = request.ctx
+    owner = request.arg("owner") or ctx.principal.username
+    if owner != ctx.principal.username:
+        from engine.identity.service import authorize, get_user
+
+        authorize(ctx.principal, "admin")
+        get_user(ctx.session, username=owner)
+    rows = quotas.usage(ctx.session, owner=owner)
+    return {"count": len(rows), "next": None, "previous": None, "results": rows}
+
+
+def set_quota(request: Request) -> dict[str, Any]:
+    from engine.identity.service import get_user
+
+    ctx = request.ctx
+    body = request.parse(QuotaBody)
+    get_user(ctx.session, username=body.owner)
+    resource_type = request.params["id"]
+    quotas.set_limit(ctx, owner=body.owner, resource_type=resource_type, limit=body.limit)
+    audit.record(ctx, action="set_quota", resource_type="quota", resource_id=resource_type,
+                 resource_name=body.owner, details={"owner": body.owner, "limit": body.limit})
+    ctx.session.flush()
+    return next(q for q in quotas.usage(ctx.session, owner=body.owner)
+                if q["resource_type"] == resource_type)
+
+
+def _audit_visible(ctx: Ctx, model: Any) -> list[Any]:
+    return [] if ctx.sees_everything() else [model.user == ctx.principal.username]
+
+
+AUDIT_LOGS = ResourceKind(
+    type="audit_record",
+    model=AuditRecord,
+    id_field="audit_id",
+    public=audit.public,
+    filters={"user": str, "action": str, "resource_type": str, "resource_id": str, "status": str},
+    search=("resource_name", "error_message"),
+    ordering=("created_at",),
+    visible=_audit_visible,
+)
+
+
+def clock_state(ctx: Ctx) -> dict[str, Any]:
+    return {"mode": ctx.clock.mode, "now": ctx.now, "durations": ctx.clock.durations}
+
+
+def show_clock(request: Request) -> dict[str, Any]:
+    return clock_state(request.ctx)
+
+
+def advance_clock(request: Request) -> dict[str, Any]:
+    ctx = request.ctx
+    if ctx.clock.mode != "manual":
+        raise InvalidState(f"the engine clock is {ctx.clock.mode}; only a manual clock advances")
+    body = request.parse(AdvanceBody)
+    ctx.now = ctx.now + timedelta(seconds=body.seconds)
+    ctx.db.set_manual_now(ctx.session, ctx.now)
+    audit.record(ctx, action="advance_clock", resource_type="clock",
+                 details={"seconds": body.seconds, "now": ctx.now.isoformat()})
+    return clock_state(ctx)
+
+

@@ -1,0 +1,1 @@
+"""Identity: users, roles, API keys, bearer tokens, and the checks every request passes."""

@@ -1,0 +1,295 @@
+"""Identity rules: users, credentials, authentication from a header, and authorization of a route."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, func, select
+
+from engine.context import ROLES, SCOPES, Ctx, Principal, scope_allows
+from engine.db import Database
+from engine.errors import Conflict, Forbidden, NotFound, Unauthenticated, field_error
+from engine.identity.models import ApiKey, Token, User
+from engine.identity.passwords import hash_password, verify_password
+from engine.ids import new_id
+
+API_KEY_PREFIX = "atonix_"
+TOKEN_PREFIX = "atonixt_"
+MAX_ACTIVE_KEYS = 5
+DEFAULT_KEY_DAYS = 90
+TOKEN_LIFETIME = timedelta(hours=12)
+USERNAME_PATTERN = re.compile(r"[a-z][a-z0-9_.-]{1,62}")
+ALL_SCOPES = ("*",)
+
+
+def sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+def create_user(
+    session: Session, *, username: str, password: str, role: str = "developer", email: str = ""
+) -> User:
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise field_error(
+            "username", "2-63 lowercase letters, digits, '.', '_' or '-', starting with a letter"
+        )
+    _check_password(password)
+    if role not in ROLES:
+        raise field_error("role", f"must be one of {', '.join(ROLES)}")
+    if session.exec(select(User.id).where(User.username == username)).first() is not None:
+        raise Conflict(f"user {username!r} already exists")
+    user = User(username=username, password_hash=hash_password(password), role=role, email=email)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user(session: Session, *, username: str) -> User:
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"user {username!r} not found")
+    return user
+
+
+def update_user(
+    ctx: Ctx,
+    user: User,
+    *,
+    role: str | None = None,
+    password: str | None = None,
+    email: str | None = None,
+    is_active: bool | None = None,
+) -> User:
+    if role is not None:
+        if role not in ROLES:
+            raise field_error("role", f"must be one of {', '.join(ROLES)}")
+        user.role = role
+    if password is not None:
+        _check_password(password)
+        user.password_hash = hash_password(password)
+    if email is not None:
+        user.email = email
+    if is_active is not None:
+        if not is_active and user.id == ctx.principal.user_id:
+            raise Conflict("you cannot deactivate yourself")
+        user.is_active = is_active
+    user.updated_at = ctx.now
+    ctx.session.add(user)
+    return user
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise field_error("password", "must be at least 8 characters")
+
+
+# --- credentials -------------------------------------------------------------------------------
+
+
+def login(session: Session, *, username: str, password: str, now: datetime) -> tuple[str, Token]:
+    """Exchange a username and password for a bearer token (the secret is returned only here)."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    # Verify even for unknown users so timing does not reveal which usernames exist.
+    stored = user.password_hash if user else _dummy_hash()
+    if not verify_password(password, stored) or user is None or not user.is_active:
+        raise Unauthenticated("invalid username or password")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    assert user.id is not None
+    token = Token(
+        token_id=new_id("tok"),
+        user_id=user.id,
+        token_hash=sha256(secret),
+        expires_at=now + TOKEN_LIFETIME,
+        created_at=now,
+    )
+    session.add(token)
+    return secret, token
+
+
+def revoke_token(ctx: Ctx) -> None:
+    """Revoke the bearer token the caller authenticated with."""
+    if ctx.principal.credential != "token":
+        raise Conflict("logout revokes a bearer token; this request used an API key")
+    token = ctx.session.exec(
+        select(Token).where(Token.token_id == ctx.principal.credential_id)
+    ).one()
+    token.revoked_at = ctx.now
+    ctx.session.add(token)
+
+
+def create_api_key(
+    ctx: Ctx,
+    *,
+    name: str,
+    scopes: list[str] | None = None,
+    expires_in_days: int | None = DEFAULT_KEY_DAYS,
+) -> tuple[str, ApiKey]:
+    """A new API key for the caller, never wider than the credential asking; its secret is shown once."""
+    owner_id = ctx.principal.user_id
+    wanted = list(scopes) if scopes else list(ALL_SCOPES)
+    for scope in wanted:
+        if scope not in (*SCOPES, "*") and not (
+            scope.endswith(":*") and scope.removesuffix(":*") in {s.split(":")[0] for s in SCOPES}
+        ):
+            raise field_error("scopes", f"unknown scope {scope!r}")
+        if not all(scope_allows(ctx.principal.scopes, s) for s in _expand(scope)):
+            raise Forbidden(f"a key cannot grant {scope!r}: the calling credential lacks it")
+    if not name or len(name) > 255:
+        raise field_error("name", "required, at most 255 characters")
+    if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
+        raise field_error("expires_in_days", "must be between 1 and 3650")
+    active = ctx.session.exec(
+        select(func.count())
+        .select_from(ApiKey)
+        .where(ApiKey.user_id == owner_id, col(ApiKey.revoked_at).is_(None))
+        .where((col(ApiKey.expires_at).is_(None)) | (col(ApiKey.expires_at) > ctx.now))
+    ).one()
+    if active >= MAX_ACTIVE_KEYS:
+        raise Conflict(
+            f"at most {MAX_ACTIVE_KEYS} active API keys per user; revoke one first",
+            details={"limit": MAX_ACTIVE_KEYS, "active": active},
+        )
+    secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(
+        key_id=new_id("key"),
+        user_id=owner_id,
+        name=name,
+        prefix=secret[: len(API_KEY_PREFIX) + 4],
+        key_hash=sha256(secret),
+        scopes=wanted,
+        expires_at=ctx.now + timedelta(days=expires_in_days) if expires_in_days else None,
+        created_at=ctx.now,
+    )
+    ctx.session.add(key)
+    return secret, key
+
+
+def list_api_keys(ctx: Ctx) -> list[ApiKey]:
+    return list(
+        ctx.session.exec(
+            select(ApiKey)
+            .where(ApiKey.user_id == ctx.principal.user_id)
+            .order_by(col(ApiKey.created_at), col(ApiKey.id))
+        )
+    )
+
+
+def revoke_api_key(ctx: Ctx, *, key_id: str) -> ApiKey:
+    key = ctx.session.exec(
+        select(ApiKey).where(ApiKey.key_id == key_id, ApiKey.user_id == ctx.principal.user_id)
+    ).first()
+    if key is None:
+        raise NotFound(f"API key {key_id} not found")
+    if key.revoked_at is None:
+        key.revoked_at = ctx.now
+        ctx.session.add(key)
+    return key
+
+
+def _expand(scope: str) -> tuple[str, ...]:
+    if scope == "*":
+        return SCOPES
+    if scope.endswith(":*"):
+        service = scope.removesuffix(":*")
+        return (f"{service}:read", f"{service}:write")
+    return (scope,)
+
+
+# --- authentication and authorization ----------------------------------------------------------
+
+
+def authenticate(session: Session, *, authorization: str | None, now: datetime) -> Principal:
+    """The principal behind an `Authorization` header: `Token`, `ApiKey` or `Bearer` (SPEC A2)."""
+    if not authorization:
+        raise Unauthenticated("authentication required: send an API key or a bearer token")
+    scheme, _, secret = authorization.strip().partition(" ")
+    scheme, secret = scheme.lower(), secret.strip()
+    if scheme in ("token", "apikey"):
+        key = session.exec(select(ApiKey).where(ApiKey.key_hash == sha256(secret))).first()
+        if key is None or key.revoked_at is not None:
+            raise Unauthenticated("invalid or revoked API key")
+        if key.expires_at is not None and key.expires_at <= now:
+            raise Unauthenticated("API key expired")
+        user = session.get(User, key.user_id)
+        scopes, credential, credential_id = tuple(key.scopes), "api_key", key.key_id
+    elif scheme == "bearer":
+        token = session.exec(select(Token).where(Token.token_hash == sha256(secret))).first()
+        if token is None or token.revoked_at is not None:
+            raise Unauthenticated("invalid or revoked bearer token")
+        if token.expires_at <= now:
+            raise Unauthenticated("bearer token expired; log in again")
+        user = session.get(User, token.user_id)
+        scopes, credential, credential_id = ALL_SCOPES, "token", token.token_id
+    else:
+        raise Unauthenticated("unsupported Authorization scheme; use Token, ApiKey or Bearer")
+    if user is None or not user.is_active or user.id is None:
+        raise Unauthenticated("the user of this credential is inactive")
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        scopes=scopes,
+        credential=credential,
+        credential_id=credential_id,
+    )
+
+
+def authorize(principal: Principal, permission: str) -> None:
+    """Role and scope check for one route: `<service>:read|write`, `admin` or `authenticated`."""
+    if permission == "authenticated":
+        return
+    if permission == "admin":
+        if not principal.is_admin:
+            raise Forbidden("this operation needs the admin role")
+        if not principal.has_scope("admin"):
+            raise Forbidden("this credential lacks the 'admin' scope")
+        return
+    if permission.endswith(":write") and principal.role == "viewer":
+        raise Forbidden("the viewer role can only read")
+    if not principal.has_scope(permission):
+        raise Forbidden(f"this credential lacks the {permission!r} scope")
+
+
+# --- bootstrap ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdminCredentials:
+    username: str
+    password: str
+    api_key: str
+
+
+def bootstrap_admin(db: Database, *, username: str = "admin") -> AdminCredentials | None:
+    """On a database with no users, create the first admin and an API key; None when users exist."""
+    with db.session(write=True) as session:
+        if session.exec(select(User.id).limit(1)).first() is not None:
+            return None
+        now = db.now(session)
+        password = secrets.token_urlsafe(18)
+        user = create_user(session, username=username, password=password, role="admin")
+        assert user.id is not None
+        principal = Principal(
+            user_id=user.id,
+            username=username,
+            role="admin",
+            scopes=ALL_SCOPES,
+            credential="bootstrap",
+            credential_id="",
+        )
+        ctx = Ctx(db=db, session=session, principal=principal, now=now)
+        secret, _ = create_api_key(ctx, name="bootstrap", expires_in_days=None)
+        return AdminCredentials(username=username, password=password, api_key=secret)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_hex(8))

@@ -1,0 +1,61 @@
+"""State machines with timed transitional states, completed lazily and deterministically on read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, exists, select, update
+
+from engine.context import Ctx
+from engine.db import Database
+from engine.errors import InvalidState
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """A resource's transitional states and the state each completes to after its duration."""
+
+    resource_type: str
+    completes_to: dict[str, str]
+
+    def begin(self, ctx: Ctx, obj: Any, state: str) -> None:
+        """Move `obj` into `state`; if transitional, it completes after the clock's duration."""
+        obj.status = state
+        obj.updated_at = ctx.now
+        if state in self.completes_to:
+            obj.status_due_at = ctx.now + ctx.clock.duration(f"{self.resource_type}.{state}")
+        else:
+            obj.status_due_at = None
+
+    def require(self, obj: Any, allowed: tuple[str, ...], message: str) -> None:
+        if obj.status not in allowed:
+            raise InvalidState(
+                f"{message} (it is {obj.status})",
+                details={"status": obj.status, "allowed": list(allowed)},
+            )
+
+    def settle(self, db: Database, model: Any, now: datetime) -> int:
+        """Complete every transition of `model` that is due by `now`; returns how many completed.
+
+        Runs in its own short write transaction, before the request's reads, and only when
+        something is due, so reads stay reads in the common case.
+        """
+        due = model.status_due_at <= now
+        with db.engine.connect() as conn:
+            pending = conn.execute(select(exists().where(due))).scalar()
+            conn.rollback()
+        if not pending:
+            return 0
+        with db.write_engine.begin() as conn:
+            result = conn.execute(
+                update(model)
+                .where(due)
+                .values(
+                    status=case(self.completes_to, value=model.status, else_=model.status),
+                    updated_at=model.status_due_at,
+                    status_due_at=None,
+                )
+            )
+            return int(result.rowcount)

@@ -1,0 +1,143 @@
+"""Quotas (SPEC A6): per-user limits consumed and released inside the mutating transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import UniqueConstraint, func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from engine.clock import utcnow
+from engine.context import Ctx
+from engine.errors import QuotaExceeded, field_error
+
+DEFAULT_LIMITS: dict[str, int] = {
+    "instances": 100,
+    "vcpus": 400,
+    "memory_gb": 1600,
+    "kubernetes_clusters": 10,
+    "functions": 100,
+    "buckets": 50,
+    "volumes": 100,
+    "volume_gb": 10_000,
+    "vpcs": 10,
+    "load_balancers": 20,
+}
+WARNING_THRESHOLD = 0.8
+
+
+class QuotaUsage(SQLModel, table=True):
+    """One row per (owner, resource type): what is used, and an admin's limit if one was set."""
+
+    __tablename__ = "quotas"
+    __table_args__ = (UniqueConstraint("owner", "resource_type"),)
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(index=True, max_length=64)
+    resource_type: str = Field(max_length=64)
+    used: int = 0
+    limit: int | None = None
+    last_updated: datetime = Field(default_factory=utcnow)
+
+
+def consume(ctx: Ctx, *, owner: str, resource_type: str, amount: int) -> None:
+    """Take `amount` of a quota or raise 429; exact under concurrency (one conditional UPDATE)."""
+    if amount <= 0:
+        return
+    _ensure_row(ctx.session, owner=owner, resource_type=resource_type, now=ctx.now)
+    default = DEFAULT_LIMITS[resource_type]
+    result = ctx.session.execute(
+        update(QuotaUsage)
+        .where(
+            col(QuotaUsage.owner) == owner,
+            col(QuotaUsage.resource_type) == resource_type,
+            col(QuotaUsage.used) + amount <= func.coalesce(col(QuotaUsage.limit), default),
+        )
+        .values(used=col(QuotaUsage.used) + amount, last_updated=ctx.now)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return
+    row = _row(ctx.session, owner=owner, resource_type=resource_type)
+    limit = row.limit if row.limit is not None else default
+    raise QuotaExceeded(
+        f"quota exceeded for {resource_type}: limit {limit}, used {row.used}, requested {amount}",
+        details={
+            "resource_type": resource_type,
+            "limit": limit,
+            "used": row.used,
+            "requested": amount,
+        },
+    )
+
+
+def release(ctx: Ctx, *, owner: str, resource_type: str, amount: int) -> None:
+    """Give back `amount` of a quota, never below zero."""
+    if amount <= 0:
+        return
+    ctx.session.execute(
+        update(QuotaUsage)
+        .where(col(QuotaUsage.owner) == owner, col(QuotaUsage.resource_type) == resource_type)
+        .values(used=func.max(col(QuotaUsage.used) - amount, 0)
+                if ctx.db.is_sqlite else func.greatest(col(QuotaUsage.used) - amount, 0),
+                last_updated=ctx.now)
+    )
+
+
+def usage(session: Session, *, owner: str) -> list[dict[str, Any]]:
+    """Every quota of an owner with limit, used, available and usage percentage (B5)."""
+    rows = {
+        r.resource_type: r
+        for r in session.exec(select(QuotaUsage).where(QuotaUsage.owner == owner))
+    }
+    out = []
+    for resource_type, default in DEFAULT_LIMITS.items():
+        row = rows.get(resource_type)
+        limit = row.limit if row and row.limit is not None else default
+        used = row.used if row else 0
+        out.append(
+            {
+                "owner": owner,
+                "resource_type": resource_type,
+                "limit": limit,
+                "used": used,
+                "available": max(limit - used, 0),
+                "usage_percentage": round(100.0 * used / limit, 2) if limit else 100.0,
+                "is_default": not (row and row.limit is not None),
+                "last_updated": row.last_updated if row else None,
+            }
+        )
+    return out
+
+
+def set_limit(ctx: Ctx, *, owner: str, resource_type: str, limit: int | None) -> None:
+    """An admin's override of one limit; None goes back to the default."""
+    if resource_type not in DEFAULT_LIMITS:
+        raise field_error("resource_type", f"must be one of {', '.join(DEFAULT_LIMITS)}")
+    if limit is not None and limit < 0:
+        raise field_error("limit", "must be zero or more")
+    _ensure_row(ctx.session, owner=owner, resource_type=resource_type, now=ctx.now)
+    row = _row(ctx.session, owner=owner, resource_type=resource_type)
+    row.limit = limit
+    row.last_updated = ctx.now
+    ctx.session.add(row)
+
+
+def _row(session: Session, *, owner: str, resource_type: str) -> QuotaUsage:
+    return session.exec(
+        select(QuotaUsage).where(
+            QuotaUsage.owner == owner, QuotaUsage.resource_type == resource_type
+        ).execution_options(populate_existing=True)
+    ).one()
+
+
+def _ensure_row(session: Session, *, owner: str, resource_type: str, now: datetime) -> None:
+    if resource_type not in DEFAULT_LIMITS:
+        raise ValueError(f"unknown quota type {resource_type}")
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(QuotaUsage)
+        .values(owner=owner, resource_type=resource_type, used=0, last_updated=now)
+        .on_conflict_do_nothing(index_elements=["owner", "resource_type"])
+    )

@@ -1,0 +1,230 @@
+"""What every collection shares: common fields, visibility, and lists filtered and paged in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+from sqlalchemy import JSON, ColumnElement, func, or_
+from sqlmodel import Field, SQLModel, col, select
+
+from engine.clock import utcnow
+from engine.context import Ctx
+from engine.errors import Forbidden, NotFound, ValidationFailed, field_error
+from engine.lifecycle import Lifecycle
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 1000
+DEFAULT_REGION = "us-west-2"
+AVAILABILITY_ZONES = ("us-west-2a", "us-west-2b", "us-west-2c")
+
+
+class ResourceBase(SQLModel):
+    """The A5 common fields; `meta` is stored under that name and shown as `metadata`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(default="", max_length=255, index=True)
+    description: str = ""
+    owner: str | None = Field(default=None, max_length=64, index=True)
+    region: str = Field(default=DEFAULT_REGION, max_length=32)
+    tags: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    meta: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are an error rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CommonInput(Body):
+    name: str | None = None
+    description: str | None = None
+    tags: dict[str, str] | None = None
+    metadata: dict[str, Any] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not 1 <= len(value) <= 255:
+            raise ValueError("must be 1-255 characters")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for key, item in (value or {}).items():
+            if not 1 <= len(key) <= 100:
+                raise ValueError(f"tag key {key[:20]!r}… must be 1-100 characters")
+            if len(item) > 255:
+                raise ValueError(f"tag {key!r}: value must be at most 255 characters")
+        return value
+
+
+def apply_common(obj: Any, body: CommonInput, *, now: datetime) -> None:
+    """Copy the common fields a body sets onto a resource."""
+    for name in ("name", "description", "tags"):
+        value = getattr(body, name)
+        if value is not None:
+            setattr(obj, name, value)
+    if body.metadata is not None:
+        obj.meta = body.metadata
+    obj.updated_at = now
+
+
+def common_public(obj: Any, id_field: str) -> dict[str, Any]:
+    public_id = getattr(obj, id_field)
+    return {
+        "resource_id": public_id,
+        id_field: public_id,
+        "name": obj.name,
+        "description": obj.description,
+        "owner": obj.owner,
+        "region": obj.region,
+        "tags": obj.tags,
+        "metadata": obj.meta,
+        "created_at": obj.created_at,
+        "updated_at": obj.updated_at,
+    }
+
+
+def owned(ctx: Ctx, model: Any) -> list[ColumnElement[bool]]:
+    """Default visibility: your own resources; an admin sees everyone's (A2)."""
+    if ctx.sees_everything():
+        return []
+    return [col(model.owner) == ctx.principal.username]
+
+
+def owner_may_write(ctx: Ctx, obj: Any) -> bool:
+    return ctx.sees_everything() or obj.owner == ctx.principal.username
+
+
+def parse_bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ValueError("expected true or false")
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """A collection's rules in one declaration: its model, visibility, filters and operations."""
+
+    type: str
+    model: Any
+    id_field: str
+    public: Callable[[Any], dict[str, Any]]
+    summary: Callable[[Any], dict[str, Any]] | None = None
+    detail: Callable[[Ctx, Any], dict[str, Any]] | None = None
+    filters: Mapping[str, Callable[[str], Any]] = field(default_factory=dict)
+    search: tuple[str, ...] = ()
+    ordering: tuple[str, ...] = ("created_at", "name")
+    default_ordering: str = "-created_at"
+    visible: Callable[[Ctx, Any], list[ColumnElement[bool]]] = owned
+    writable: Callable[[Ctx, Any], bool] = owner_may_write
+    lifecycle: Lifecycle | None = None
+    create_schema: type[Body] | None = None
+    create: Callable[..., Any] | None = None
+    update_schema: type[Body] | None = None
+    update: Callable[..., Any] | None = None
+    delete: Callable[..., int] | None = None
+
+    def label(self) -> str:
+        return self.type.replace("_", " ")
+
+    def show(self, ctx: Ctx, obj: Any) -> dict[str, Any]:
+        """The detail form of one resource (richer than a list item where the kind says so)."""
+        return self.detail(ctx, obj) if self.detail else self.public(obj)
+
+
+def get_visible(ctx: Ctx, kind: ResourceKind, public_id: str, *, for_write: bool = False) -> Any:
+    """One resource the caller may see, by public id; another user's is a 404, not a 403 (A2)."""
+    model = kind.model
+    stmt = select(model).where(col(getattr(model, kind.id_field)) == public_id)
+    for condition in kind.visible(ctx, model):
+        stmt = stmt.where(condition)
+    obj = ctx.session.exec(stmt).first()
+    if obj is None:
+        raise NotFound(f"{kind.label()} {public_id} not found", details={"id": public_id})
+    if for_write and not kind.writable(ctx, obj):
+        raise Forbidden(f"{kind.label()} {public_id} is read-only to you")
+    return obj
+
+
+def list_page(
+    ctx: Ctx,
+    kind: ResourceKind,
+    query: Mapping[str, list[str]],
+    *,
+    path: str,
+    where: list[ColumnElement[bool]] | None = None,
+) -> dict[str, Any]:
+    """One A4 page: exact filters, `search`, `ordering`, `page` and `page_size`, all in SQL."""
+    model = kind.model
+    conditions = list(kind.visible(ctx, model)) + list(where or [])
+    for name, parse in {"name": str, **kind.filters}.items():
+        if name in query:
+            raw = query[name][-1]
+            try:
+                value = parse(raw)
+            except ValueError as exc:
+                raise field_error(name, str(exc)) from None
+            conditions.append(col(getattr(model, name)) == value)
+    text = (query.get("search") or [""])[-1].strip()
+    if text and kind.search:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(
+            or_(*(col(getattr(model, f)).like(pattern, escape="\\") for f in kind.search))
+        )
+    ordering = (query.get("ordering") or [kind.default_ordering])[-1]
+    order: list[Any] = []
+    for term in ordering.split(","):
+        field_name = term.strip().removeprefix("-")
+        if field_name not in kind.ordering:
+            raise field_error(
+                "ordering", f"must be one of {', '.join(kind.ordering)} (prefix - to reverse)"
+            )
+        column = col(getattr(model, field_name))
+        order.append(column.desc() if term.strip().startswith("-") else column)
+    tiebreak = col(model.id)
+    order.append(tiebreak.desc() if ordering.startswith("-") else tiebreak)
+    page = _positive_int(query, "page", 1)
+    page_size = min(_positive_int(query, "page_size", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
+
+    count = ctx.session.exec(select(func.count()).select_from(model).where(*conditions)).one()
+    if page > 1 and (page - 1) * page_size >= count:
+        raise NotFound(f"page {page} is past the last page", details={"count": count})
+    rows = ctx.session.exec(
+        select(model).where(*conditions).order_by(*order).offset((page - 1) * page_size).limit(page_size)
+    ).all()
+    render = kind.summary or kind.public
+    return {
+        "count": count,
+        "next": _page_link(path, query, page + 1) if page * page_size < count else None,
+        "previous": _page_link(path, query, page - 1) if page > 1 else None,
+        "results": [render(row) for row in rows],
+    }
+
+
+def _positive_int(query: Mapping[str, list[str]], name: str, default: int) -> int:
+    if name not in query:
+        return default
+    raw = query[name][-1]
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValidationFailed(f"{name}: must be a positive integer", details={name: [raw]})
+    return int(raw)
+
+
+def _page_link(path: str, query: Mapping[str, list[str]], page: int) -> str:
+    from urllib.parse import urlencode
+
+    params = [(k, v) for k, values in query.items() if k != "page" for v in values]
+    params.append(("page", str(page)))
+    return f"{path}?{urlencode(params)}"
