@@ -48,26 +48,27 @@ def collection(
     """The routes of one collection: the verbs it supports, then its custom actions (SPEC A1)."""
     base, item = f"{SERVICES}/{name}/", f"{SERVICES}/{name}/{{id}}/"
     read, write = f"{service}:read", f"{service}:write"
+    a = f"an {label}" if label[0] in "aeiou" else f"a {label}"
     crud = "engine.api.crud"
     routes: list[Route] = []
     if "list" in verbs:
         routes.append(Route("GET", base, f"{crud}:list_", read, f"List {label}s", resource))
     if "create" in verbs:
         routes.append(
-            Route("POST", base, f"{crud}:create", write, f"Create a {label}", resource,
+            Route("POST", base, f"{crud}:create", write, f"Create {a}", resource,
                   "create", 201)
         )
     if "get" in verbs:
-        routes.append(Route("GET", item, f"{crud}:retrieve", read, f"Show a {label}", resource))
+        routes.append(Route("GET", item, f"{crud}:retrieve", read, f"Show {a}", resource))
     if "update" in verbs:
         for method in ("PATCH", "PUT"):
             routes.append(
-                Route(method, item, f"{crud}:update", write, f"Update a {label}", resource,
+                Route(method, item, f"{crud}:update", write, f"Update {a}", resource,
                       "update", 200)
             )
     if "delete" in verbs:
         routes.append(
-            Route("DELETE", item, f"{crud}:destroy", write, f"Delete a {label}", resource,
+            Route("DELETE", item, f"{crud}:destroy", write, f"Delete {a}", resource,
                   "delete", 204)
         )
     for act in actions:
