@@ -123,14 +123,14 @@ class EngineApp:
 
         write = route.method not in ("GET", "HEAD")
         idempotency_key = request.headers.get("idempotency-key") if route.method == "POST" else None
+        if idempotency_key:
+            from engine.api import idempotency  # before the session, which creates its table
         with db.session(write=write) as session:
             ctx = Ctx(db=db, session=session, principal=principal, now=now,
                       request_id=request_id, source_ip=source_ip,
                       user_agent=request.headers.get("user-agent", ""))
             request.ctx_ = ctx
             if idempotency_key:
-                from engine.api import idempotency
-
                 replay = idempotency.replay(ctx, key=idempotency_key, request=request)
                 if replay is not None:
                     return replay

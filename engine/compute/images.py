@@ -96,6 +96,14 @@ def delete_image(ctx: Ctx, image: Image, *, force: bool = False) -> int:
         select(func.count())
         .select_from(Instance)
         .where(Instance.image == image.image_id, col(Instance.status).in_(LIVE_INSTANCE_STATES))
+        # A termination already due has completed, though only instance requests settle it.
+        .where(
+            or_(
+                col(Instance.status) != "terminating",
+                col(Instance.status_due_at).is_(None),
+                col(Instance.status_due_at) > ctx.now,
+            )
+        )
     ).one()
     if in_use:
         raise DependencyViolation(

@@ -203,6 +203,7 @@ def terminate_instance(ctx: Ctx, instance: Instance) -> Instance:
         LIFECYCLE.begin(ctx, instance, "terminating")
     instance.termination_time = ctx.now
     ipam.release(ctx, resource_id=instance.instance_id)
+    instance.private_ip = instance.public_ip = None
     for resource_type, amount in _quota_amounts(instance.vcpus, instance.memory_mb).items():
         quotas.release(ctx, owner=instance.owner or "", resource_type=resource_type, amount=amount)
     return _acted(ctx, instance, "terminate")

@@ -34,7 +34,7 @@ def _running_window(instance: Instance, now: datetime) -> tuple[datetime, dateti
         end = instance.termination_time
     if instance.status == "pending":
         return None
-    return (start, end) if end > start else None
+    return (start, end) if end >= start else None
 
 
 def sample(instance_id: str, second: int, interval: int) -> dict[str, Any]:
@@ -56,16 +56,19 @@ def sample(instance_id: str, second: int, interval: int) -> dict[str, Any]:
 
 
 def samples(instance: Instance, *, now: datetime, limit: int = MAX_SAMPLES) -> list[dict[str, Any]]:
-    """The latest `limit` samples of the current or last run, newest first."""
+    """The latest `limit` samples of the current or last run, newest first.
+
+    Samples fall at launch time and every interval after it, so a running instance always has
+    at least one, and the same instance at the same clock time always gives the same samples.
+    """
     window = _running_window(instance, now)
     if window is None:
         return []
     interval = MONITORED_INTERVAL if instance.enable_monitoring else BASIC_INTERVAL
-    first = math.ceil((window[0] - _EPOCH).total_seconds() / interval) * interval
-    last = math.floor((window[1] - _EPOCH).total_seconds() / interval) * interval
+    first = int((window[0] - _EPOCH).total_seconds())
+    count = int((window[1] - window[0]).total_seconds()) // interval + 1
     out = []
-    second = last
-    while second >= first and len(out) < limit:
+    for k in range(count - 1, max(count - 1 - limit, -1), -1):
+        second = first + k * interval
         out.append({"instance_id": instance.instance_id, **sample(instance.instance_id, second, interval)})
-        second -= interval
     return out

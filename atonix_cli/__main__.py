@@ -1,0 +1,5 @@
+"""`python -m atonix_cli`."""
+
+from atonix_cli.app import main
+
+main()

@@ -1,0 +1,70 @@
+"""`atonix engine`: serve the embedded engine over HTTP, and drive its clock."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import typer
+
+from atonix_cli.context import current
+from atonix_cli.errors import CliError, ExitCode
+from atonix_cli.framework import ResourceApp
+from atonix_cli.settings import CLOCK_MODES
+
+app = ResourceApp(help="The embedded engine: serve it over HTTP, drive its clock.")
+clock_app = ResourceApp(help="The engine clock: show it, or advance a manual one.")
+app.add_typer(clock_app, name="clock")
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8765, "--port", min=0, max=65535),
+    database_url: str | None = typer.Option(None, "--database-url",
+                                            help="SQLAlchemy URL; default SQLite in --data-dir."),
+    data_dir: Path | None = typer.Option(None, "--data-dir",
+                                         help="Default: <atonix data dir>/server."),
+    clock: str = typer.Option("real", "--clock", help=f"{', '.join(CLOCK_MODES)}."),
+    threads: int = typer.Option(8, "--threads", min=1, max=256),
+) -> None:
+    """Serve the engine's API over HTTP (the same API the embedded mode uses).
+
+    The first start creates an admin user and says where its credentials were written.
+
+    Example: atonix engine serve --port 8765
+    """
+    if clock not in CLOCK_MODES:
+        raise CliError(f"--clock must be one of {', '.join(CLOCK_MODES)}", ExitCode.USAGE)
+    from engine.server import serve as run_server
+    from profiles.store import data_dir as default_data_dir
+
+    run_server(host=host, port=port, database_url=database_url,
+               data_dir=data_dir or default_data_dir() / "server", clock_mode=clock,
+               threads=threads)
+
+
+@clock_app.command("show")
+def show_clock() -> None:
+    """Show the engine clock's mode and time.
+
+    Example: atonix engine clock show
+    """
+    cli = current()
+    cli.render(cli.client.get("clock/"))
+
+
+@clock_app.command("advance")
+def advance(duration: str = typer.Argument(..., help="Seconds, or a number with s, m, h or d.")) -> None:
+    """Advance a manual clock; due transitions complete on the next read.
+
+    Example: atonix engine clock advance 5m
+    """
+    cli = current()
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd]?)", duration.strip())
+    if not found:
+        raise CliError(f"{duration!r} is not a duration like 30, 30s, 5m, 2h or 1d", ExitCode.USAGE)
+    seconds = float(found.group(1)) * _UNITS[found.group(2) or "s"]
+    cli.render(cli.client.post("clock/advance/", {"seconds": seconds}))

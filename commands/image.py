@@ -1,0 +1,90 @@
+"""`atonix image`: built-in public images and your own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from atonix_cli.context import Application, current
+from atonix_cli.framework import ResourceApp
+
+app = ResourceApp(help="Machine images: the built-in ones and your own.")
+
+PATH = "services/images/"
+COLUMNS = (
+    ("image_id", "ID"),
+    ("name", "NAME"),
+    ("os_type", "OS"),
+    ("os_version", "VERSION"),
+    ("size_gb", "SIZE GB"),
+    ("is_public", "PUBLIC"),
+    ("owner", "OWNER"),
+)
+Ref = typer.Argument(..., metavar="IMAGE", help="Image id (ami-…) or unique name.")
+
+
+def _id(cli: Application, ref: str) -> str:
+    if ref.startswith("ami-"):
+        return ref
+    return cli.resolve("images", ref, prefix="ami", label="image")
+
+
+@app.command("list")
+def list_images(
+    mine: bool = typer.Option(False, "--mine", help="Only your own images."),
+    os_type: str | None = typer.Option(None, "--os-type", help="linux, windows or custom."),
+    search: str | None = typer.Option(None, "--search", help="Text in the name or OS."),
+) -> None:
+    """List the images you can launch: public ones and your own.
+
+    Example: atonix image list -o json
+    """
+    cli = current()
+    path = f"{PATH}my_images/" if mine else PATH
+    cli.render(cli.client.list_all(path, os_type=os_type, search=search), columns=COLUMNS)
+
+
+@app.command("show")
+def show(ref: str = Ref) -> None:
+    """Show one image.
+
+    Example: atonix image show ubuntu-22.04
+    """
+    cli = current()
+    cli.render(cli.client.get(f"{PATH}{_id(cli, ref)}/"))
+
+
+@app.command("create")
+def create(
+    name: str = typer.Option(..., "--name"),
+    os_type: str = typer.Option("linux", "--os-type", help="linux, windows or custom."),
+    os_name: str = typer.Option("", "--os-name"),
+    os_version: str = typer.Option("", "--os-version"),
+    size_gb: int = typer.Option(8, "--size", min=1, help="Size in GB."),
+    private: bool = typer.Option(False, "--private", help="Visible to you only."),
+    description: str | None = typer.Option(None, "--description"),
+) -> None:
+    """Register an image of your own (public unless --private).
+
+    Example: atonix image create --name golden-web --os-name Ubuntu --os-version 22.04 --private
+    """
+    cli = current()
+    body: dict[str, Any] = {"name": name, "os_type": os_type, "os_name": os_name,
+                            "os_version": os_version, "size_gb": size_gb, "is_public": not private}
+    if description is not None:
+        body["description"] = description
+    cli.render(cli.client.post(PATH, body))
+
+
+@app.command("delete")
+def delete(ref: str = Ref, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask.")) -> None:
+    """Delete one of your images (refused while an instance uses it).
+
+    Example: atonix image delete golden-web --yes
+    """
+    cli = current()
+    image_id = _id(cli, ref)
+    cli.confirm(f"Delete image {ref}?", yes=yes)
+    cli.client.call("DELETE", f"{PATH}{image_id}/")
+    cli.info(f"Deleted image {image_id}")

@@ -1,0 +1,1 @@
+"""Profiles: named backends (embedded data dir or remote endpoint) and where their secrets live."""
