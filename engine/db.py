@@ -58,6 +58,8 @@ class Database:
         self.write_engine = self.engine.execution_options(atonix_write=True)
         self._created: set[str] = set()
         self._check_schema()
+        if self.clock.mode == "manual":
+            self._start_manual_clock()
 
     def ensure_tables(self) -> None:
         """Create the tables of every model module imported so far that the database lacks."""
@@ -102,6 +104,19 @@ class Database:
         row = session.get(Meta, "manual_now") or Meta(key="manual_now", value="")
         row.value = when.isoformat()
         session.add(row)
+
+    def _start_manual_clock(self) -> None:
+        """A manual clock stands still from the first time the database is opened with one."""
+        meta = Meta.__table__  # type: ignore[attr-defined]
+        query = select(Meta.value).where(Meta.key == "manual_now")
+        with self.engine.connect() as conn:
+            found = conn.execute(query).scalar()
+            conn.rollback()
+        if found is not None:
+            return
+        with self.write_engine.begin() as conn:
+            if conn.execute(query).scalar() is None:
+                conn.execute(meta.insert().values(key="manual_now", value=utcnow().isoformat()))
 
     def dispose(self) -> None:
         self.engine.dispose()

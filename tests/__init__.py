@@ -1,0 +1,1 @@
+"""The atonix test suite."""

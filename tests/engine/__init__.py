@@ -1,0 +1,1 @@
+"""Engine rules, tested in-process."""
