@@ -15,7 +15,9 @@ from engine.errors import SchemaMismatch
 
 def _set_version(path: Path, version: int) -> None:
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE atonix_meta SET value = ? WHERE key = 'schema_version'", (str(version),))
+        conn.execute(
+            "UPDATE atonix_meta SET value = ? WHERE key = 'schema_version'", (str(version),)
+        )
 
 
 def _version(path: Path) -> str:

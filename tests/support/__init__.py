@@ -1,0 +1,1 @@
+"""Helpers shared by the engine, HTTP and CLI tests."""
