@@ -38,8 +38,14 @@ def _root_callback(**values: Any) -> None:
 def build_root() -> click.Group:
     params = [
         *global_params(),
-        click.Option(["--version"], is_flag=True, expose_value=False, is_eager=True,
-                     callback=_version, help="Show the version and exit."),
+        click.Option(
+            ["--version"],
+            is_flag=True,
+            expose_value=False,
+            is_eager=True,
+            callback=_version,
+            help="Show the version and exit.",
+        ),
     ]
     return LazyRootGroup(
         name="atonix",
@@ -60,8 +66,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     app = Application()
     root = build_root()
     try:
-        result = root.main(args=list(argv) if argv is not None else None, prog_name="atonix",
-                           standalone_mode=False, obj=app)
+        result = root.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="atonix",
+            standalone_mode=False,
+            obj=app,
+        )
         return result if isinstance(result, int) else ExitCode.OK
     except click.exceptions.Exit as exc:
         return exc.exit_code
@@ -77,8 +87,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     except ApiFailure as exc:
         click.echo(f"Error: {exc.message} ({exc.code})", err=True)
         if app.options.debug:
-            click.echo(f"debug: HTTP {exc.status}, request id {exc.request_id}, "
-                       f"details {exc.details}", err=True)
+            click.echo(
+                f"debug: HTTP {exc.status}, request id {exc.request_id}, details {exc.details}",
+                err=True,
+            )
         return exc.exit_code
     except CliError as exc:
         click.echo(f"Error: {exc.message}", err=True)
@@ -87,8 +99,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         if app.options.debug:
             traceback.print_exc()
         else:
-            click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for "
-                       "a traceback)", err=True)
+            click.echo(
+                f"Error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for "
+                "a traceback)",
+                err=True,
+            )
         return ExitCode.UNEXPECTED
     finally:
         app.close()

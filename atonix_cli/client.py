@@ -1,4 +1,4 @@
-"""The API client: one interface over the in-process engine and a remote endpoint; errors and paging."""
+"""The API client: one interface over the embedded engine and a remote endpoint; errors, paging."""
 
 from __future__ import annotations
 

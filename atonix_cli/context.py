@@ -47,9 +47,9 @@ class Application:
             transport: Any = HttpTransport(settings.endpoint, timeout=settings.timeout)
             self.debug(f"profile {settings.profile.name}: remote {settings.endpoint}")
         else:
-            from atonix_cli.local import LocalTransport
-
             import logging
+
+            from atonix_cli.local import LocalTransport
 
             engine_log = logging.getLogger("atonix.engine")
             if self.options.debug:
@@ -109,8 +109,9 @@ class Application:
             fmt = self._settings.output
         fmt = fmt or ("table" if sys.stdout.isatty() else "text")
         if fmt not in FORMATS:
-            raise CliError(f"unknown output format {fmt!r}; use one of {', '.join(FORMATS)}",
-                           ExitCode.USAGE)
+            raise CliError(
+                f"unknown output format {fmt!r}; use one of {', '.join(FORMATS)}", ExitCode.USAGE
+            )
         return fmt
 
     def render(self, data: Any, *, columns: Sequence[Column] | None = None) -> None:
@@ -118,8 +119,7 @@ class Application:
         if self.options.query:
             data = apply_query(data, self.options.query)
             columns = None
-        render(data, fmt=self.output_format(), columns=columns, stream=sys.stdout,
-               color=self.color)
+        render(data, fmt=self.output_format(), columns=columns, stream=sys.stdout, color=self.color)
 
     def info(self, message: str) -> None:
         if not self.options.quiet:

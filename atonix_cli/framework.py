@@ -21,21 +21,49 @@ GLOBAL_NAMES = ("profile", "output", "query", "no_color", "debug", "quiet")
 def global_params() -> list[click.Parameter]:
     """The options every command takes, before or after the subcommand (`None` = not given)."""
     return [
-        TyperOption(param_decls=["--profile"], default=None, metavar="NAME",
-                    help="Profile to use (env ATONIX_PROFILE).", rich_help_panel=GLOBAL_PANEL),
-        TyperOption(param_decls=["-o", "--output"], type=click.Choice(FORMATS), default=None,
-                    help="Output format: table on a terminal, text (tab-separated) in a pipe "
-                         "(env ATONIX_OUTPUT).", rich_help_panel=GLOBAL_PANEL),
-        TyperOption(param_decls=["--query"], default=None, metavar="JMESPATH",
-                    help="Filter the JSON form of the output with a JMESPath expression.",
-                    rich_help_panel=GLOBAL_PANEL),
-        TyperOption(param_decls=["--no-color"], is_flag=True, default=None,
-                    help="No colour (also: NO_COLOR set).", rich_help_panel=GLOBAL_PANEL),
-        TyperOption(param_decls=["--debug"], is_flag=True, default=None,
-                    help="Trace requests and the engine on stderr; tracebacks on errors.",
-                    rich_help_panel=GLOBAL_PANEL),
-        TyperOption(param_decls=["-q", "--quiet"], is_flag=True, default=None,
-                    help="Only data on stdout and errors on stderr.", rich_help_panel=GLOBAL_PANEL),
+        TyperOption(
+            param_decls=["--profile"],
+            default=None,
+            metavar="NAME",
+            help="Profile to use (env ATONIX_PROFILE).",
+            rich_help_panel=GLOBAL_PANEL,
+        ),
+        TyperOption(
+            param_decls=["-o", "--output"],
+            type=click.Choice(FORMATS),
+            default=None,
+            help="Output format: table on a terminal, text (tab-separated) in a pipe "
+            "(env ATONIX_OUTPUT).",
+            rich_help_panel=GLOBAL_PANEL,
+        ),
+        TyperOption(
+            param_decls=["--query"],
+            default=None,
+            metavar="JMESPATH",
+            help="Filter the JSON form of the output with a JMESPath expression.",
+            rich_help_panel=GLOBAL_PANEL,
+        ),
+        TyperOption(
+            param_decls=["--no-color"],
+            is_flag=True,
+            default=None,
+            help="No colour (also: NO_COLOR set).",
+            rich_help_panel=GLOBAL_PANEL,
+        ),
+        TyperOption(
+            param_decls=["--debug"],
+            is_flag=True,
+            default=None,
+            help="Trace requests and the engine on stderr; tracebacks on errors.",
+            rich_help_panel=GLOBAL_PANEL,
+        ),
+        TyperOption(
+            param_decls=["-q", "--quiet"],
+            is_flag=True,
+            default=None,
+            help="Only data on stdout and errors on stderr.",
+            rich_help_panel=GLOBAL_PANEL,
+        ),
     ]
 
 
@@ -78,7 +106,7 @@ class ResourceApp(typer.Typer):
         kwargs.setdefault("add_completion", False)
         super().__init__(**kwargs)
 
-    def command(self, name: str | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
+    def command(self, name: str | None = None, **kwargs: Any) -> Any:
         kwargs.setdefault("cls", AtonixCommand)
         return super().command(name, **kwargs)
 
@@ -108,7 +136,7 @@ class LazyRootGroup(TyperGroup):
         command = typer.main.get_command(getattr(module, entry.attr))
         command.name = cmd_name
         if isinstance(command, TyperGroup | TyperCommand):
-            command.rich_help_panel = entry.panel  # type: ignore[union-attr]
+            command.rich_help_panel = entry.panel
         return command
 
     def resolve_command(

@@ -1,4 +1,4 @@
-"""Rendering data on stdout: table (terminal), text (pipes), json, yaml, csv; --query applied first."""
+"""Rendering data on stdout: table, text (pipes), json, yaml, csv; --query applied first."""
 
 from __future__ import annotations
 
@@ -74,7 +74,9 @@ def _text(data: Any, columns: Sequence[Column] | None, stream: TextIO) -> None:
     """Tab-separated, no header, no colour: one record per line, for `cut`, `awk` and loops."""
     if _is_records(data):
         for row in data:
-            stream.write("\t".join(_cell(row.get(f)) for f, _ in _columns_for(data, columns)) + "\n")
+            stream.write(
+                "\t".join(_cell(row.get(f)) for f, _ in _columns_for(data, columns)) + "\n"
+            )
     elif isinstance(data, list):
         for item in data:
             stream.write(_cell(item) + "\n")

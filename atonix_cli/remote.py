@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import httpx
 
@@ -17,7 +17,9 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class HttpTransport:
-    def __init__(self, endpoint: str, *, timeout: float, sleep=time.sleep) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, endpoint: str, *, timeout: float, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self._client = httpx.Client(base_url=self.endpoint, timeout=timeout)
         self._sleep = sleep

@@ -46,7 +46,7 @@ class Settings:
 
 
 def resolve(options: GlobalOptions) -> Settings:
-    """Resolve every setting for this invocation; creates the default embedded profile on first use."""
+    """Every setting for this invocation; creates the default embedded profile on first use."""
     directory = config_dir()
     try:
         config = Config.load(directory)
@@ -59,9 +59,7 @@ def resolve(options: GlobalOptions) -> Settings:
     profile = config.profiles.get(name)
     if profile is None:
         if name != DEFAULT_PROFILE:
-            raise CliError(
-                f"no profile named {name!r}; see `atonix profile list`", ExitCode.USAGE
-            )
+            raise CliError(f"no profile named {name!r}; see `atonix profile list`", ExitCode.USAGE)
         profile = Profile(name=DEFAULT_PROFILE)
         if env_endpoint is None:
             # First use with no configuration: an embedded engine, ready to go.
@@ -70,13 +68,16 @@ def resolve(options: GlobalOptions) -> Settings:
             config.save()
     clock = os.environ.get("ATONIX_CLOCK") or profile.clock or "real"
     if clock not in CLOCK_MODES:
-        raise CliError(f"unknown clock {clock!r}; use one of {', '.join(CLOCK_MODES)}", ExitCode.USAGE)
+        raise CliError(
+            f"unknown clock {clock!r}; use one of {', '.join(CLOCK_MODES)}", ExitCode.USAGE
+        )
     timeout_raw = os.environ.get("ATONIX_TIMEOUT")
     try:
         timeout = float(timeout_raw) if timeout_raw else (profile.timeout or 30.0)
     except ValueError:
-        raise CliError(f"ATONIX_TIMEOUT must be a number of seconds, not {timeout_raw!r}",
-                       ExitCode.USAGE) from None
+        raise CliError(
+            f"ATONIX_TIMEOUT must be a number of seconds, not {timeout_raw!r}", ExitCode.USAGE
+        ) from None
     return Settings(
         config=config,
         secrets=SecretStore(directory),

@@ -24,9 +24,10 @@ COLUMNS = (
 def create(
     name: str = typer.Option(..., "--name", help="What the key is for."),
     scope: list[str] = typer.Option(
-        [], "--scope",
+        [],
+        "--scope",
         help="Repeatable: compute:read, compute:write, storage:…, networking:…, admin, "
-             "compute:* or *. Default: all of yours.",
+        "compute:* or *. Default: all of yours.",
     ),
     expires_in_days: int = typer.Option(90, "--expires-in-days", min=1, max=3650),
 ) -> None:

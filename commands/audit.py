@@ -9,9 +9,15 @@ from atonix_cli.framework import ResourceApp
 
 app = ResourceApp(help="The audit log of every change.")
 
-COLUMNS = (("created_at", "TIME"), ("user", "USER"), ("action", "ACTION"),
-           ("resource_type", "TYPE"), ("resource_id", "RESOURCE"), ("status", "STATUS"),
-           ("error_message", "ERROR"))
+COLUMNS = (
+    ("created_at", "TIME"),
+    ("user", "USER"),
+    ("action", "ACTION"),
+    ("resource_type", "TYPE"),
+    ("resource_id", "RESOURCE"),
+    ("status", "STATUS"),
+    ("error_message", "ERROR"),
+)
 
 
 @app.command("list")
@@ -28,6 +34,13 @@ def list_records(
     Example: atonix audit list --type instance --status failure
     """
     cli = current()
-    page = cli.client.get("audit-logs/", action=action, resource_type=resource_type,
-                          resource_id=resource_id, status=status, user=user, page_size=limit)
+    page = cli.client.get(
+        "audit-logs/",
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        status=status,
+        user=user,
+        page_size=limit,
+    )
     cli.render(page["results"], columns=COLUMNS)

@@ -18,8 +18,9 @@ whoami_app = ResourceApp()
 @login_app.command("login")
 def login(
     username: str | None = typer.Option(None, "--username", "-u", help="Your username."),
-    password_stdin: bool = typer.Option(False, "--password-stdin",
-                                        help="Read the password from stdin (for scripts)."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from stdin (for scripts)."
+    ),
     api_key: str | None = typer.Option(None, "--api-key", help="Use this API key instead."),
 ) -> None:
     """Log in: exchange a username and password for a bearer token, or store an API key.
@@ -50,8 +51,10 @@ def login(
         )
     answer = cli.client.post("auth/login/", {"username": username, "password": password})
     where = cli.save_secret("token", answer["token"])
-    cli.info(f"Logged in as {answer['username']} until {answer['expires_at']} "
-             f"(token stored in the {where})")
+    cli.info(
+        f"Logged in as {answer['username']} until {answer['expires_at']} "
+        f"(token stored in the {where})"
+    )
 
 
 @logout_app.command("logout")

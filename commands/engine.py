@@ -23,10 +23,12 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8765, "--port", min=0, max=65535),
-    database_url: str | None = typer.Option(None, "--database-url",
-                                            help="SQLAlchemy URL; default SQLite in --data-dir."),
-    data_dir: Path | None = typer.Option(None, "--data-dir",
-                                         help="Default: <atonix data dir>/server."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="SQLAlchemy URL; default SQLite in --data-dir."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Default: <atonix data dir>/server."
+    ),
     clock: str = typer.Option("real", "--clock", help=f"{', '.join(CLOCK_MODES)}."),
     threads: int = typer.Option(8, "--threads", min=1, max=256),
 ) -> None:
@@ -41,9 +43,14 @@ def serve(
     from engine.server import serve as run_server
     from profiles.store import data_dir as default_data_dir
 
-    run_server(host=host, port=port, database_url=database_url,
-               data_dir=data_dir or default_data_dir() / "server", clock_mode=clock,
-               threads=threads)
+    run_server(
+        host=host,
+        port=port,
+        database_url=database_url,
+        data_dir=data_dir or default_data_dir() / "server",
+        clock_mode=clock,
+        threads=threads,
+    )
 
 
 @clock_app.command("show")
@@ -57,7 +64,9 @@ def show_clock() -> None:
 
 
 @clock_app.command("advance")
-def advance(duration: str = typer.Argument(..., help="Seconds, or a number with s, m, h or d.")) -> None:
+def advance(
+    duration: str = typer.Argument(..., help="Seconds, or a number with s, m, h or d."),
+) -> None:
     """Advance a manual clock; due transitions complete on the next read.
 
     Example: atonix engine clock advance 5m

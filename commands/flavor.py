@@ -22,7 +22,9 @@ COLUMNS = (
 
 @app.command("list")
 def list_flavors(
-    vcpus: int | None = typer.Option(None, "--vcpus", min=1, help="Only flavors with this many vCPUs."),
+    vcpus: int | None = typer.Option(
+        None, "--vcpus", min=1, help="Only flavors with this many vCPUs."
+    ),
     gpu: bool = typer.Option(False, "--gpu", help="Only GPU flavors."),
 ) -> None:
     """List active flavors, smallest first.
@@ -30,11 +32,15 @@ def list_flavors(
     Example: atonix flavor list --vcpus 4
     """
     cli = current()
-    cli.render(cli.client.list_all(PATH, vcpus=vcpus, is_gpu=True if gpu else None), columns=COLUMNS)
+    cli.render(
+        cli.client.list_all(PATH, vcpus=vcpus, is_gpu=True if gpu else None), columns=COLUMNS
+    )
 
 
 @app.command("show")
-def show(flavor: str = typer.Argument(..., help="Flavor id (t3-micro) or name (t3.micro).")) -> None:
+def show(
+    flavor: str = typer.Argument(..., help="Flavor id (t3-micro) or name (t3.micro)."),
+) -> None:
     """Show one flavor.
 
     Example: atonix flavor show t3.micro

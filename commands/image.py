@@ -70,15 +70,23 @@ def create(
     Example: atonix image create --name golden-web --os-name Ubuntu --os-version 22.04 --private
     """
     cli = current()
-    body: dict[str, Any] = {"name": name, "os_type": os_type, "os_name": os_name,
-                            "os_version": os_version, "size_gb": size_gb, "is_public": not private}
+    body: dict[str, Any] = {
+        "name": name,
+        "os_type": os_type,
+        "os_name": os_name,
+        "os_version": os_version,
+        "size_gb": size_gb,
+        "is_public": not private,
+    }
     if description is not None:
         body["description"] = description
     cli.render(cli.client.post(PATH, body))
 
 
 @app.command("delete")
-def delete(ref: str = Ref, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask.")) -> None:
+def delete(
+    ref: str = Ref, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask.")
+) -> None:
     """Delete one of your images (refused while an instance uses it).
 
     Example: atonix image delete golden-web --yes

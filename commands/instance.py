@@ -38,8 +38,13 @@ def _show(cli: Application, instance_id: str) -> dict[str, Any]:
     return dict(cli.client.get(f"{PATH}{instance_id}/"))
 
 
-def _wait(cli: Application, instance_id: str, wanted: tuple[str, ...], timeout: float,
-          dead_ends: tuple[str, ...] = GONE) -> dict[str, Any]:
+def _wait(
+    cli: Application,
+    instance_id: str,
+    wanted: tuple[str, ...],
+    timeout: float,
+    dead_ends: tuple[str, ...] = GONE,
+) -> dict[str, Any]:
     return wait_for_status(
         lambda: _show(cli, instance_id),
         wanted=wanted,
@@ -52,19 +57,24 @@ def _wait(cli: Application, instance_id: str, wanted: tuple[str, ...], timeout: 
 
 @app.command("list")
 def list_instances(
-    status: str | None = typer.Option(None, "--status", help=f"Only this status: {', '.join(STATES)}."),
+    status: str | None = typer.Option(
+        None, "--status", help=f"Only this status: {', '.join(STATES)}."
+    ),
     flavor: str | None = typer.Option(None, "--flavor", help="Only this flavor id (t3-micro)."),
     zone: str | None = typer.Option(None, "--zone", help="Only this availability zone."),
     search: str | None = typer.Option(None, "--search", help="Text in id, name or IPs."),
-    ordering: str | None = typer.Option(None, "--sort", help="created_at, name or status; -x reverses."),
+    ordering: str | None = typer.Option(
+        None, "--sort", help="created_at, name or status; -x reverses."
+    ),
 ) -> None:
     """List your instances, newest first (every one: lists are fetched whole).
 
     Example: atonix instance list --status running -o json --query '[].name'
     """
     cli = current()
-    items = cli.client.list_all(PATH, status=status, flavor=flavor, availability_zone=zone,
-                                search=search, ordering=ordering)
+    items = cli.client.list_all(
+        PATH, status=status, flavor=flavor, availability_zone=zone, search=search, ordering=ordering
+    )
     cli.render(items, columns=COLUMNS)
 
 
@@ -81,17 +91,23 @@ def show(ref: str = Ref) -> None:
 @app.command("create")
 def create(
     name: str = typer.Option(..., "--name", help="Instance name."),
-    flavor: str = typer.Option(..., "--flavor", help="Flavor name or id (see `atonix flavor list`)."),
+    flavor: str = typer.Option(
+        ..., "--flavor", help="Flavor name or id (see `atonix flavor list`)."
+    ),
     image: str = typer.Option(..., "--image", help="Image name or id (see `atonix image list`)."),
     zone: str | None = typer.Option(None, "--zone", help="us-west-2a, us-west-2b or us-west-2c."),
     description: str | None = typer.Option(None, "--description"),
     key_pair: str | None = typer.Option(None, "--key-pair", help="Name of an SSH key pair."),
-    root_volume_size: int | None = typer.Option(None, "--root-volume-size", help="GB, at least 10."),
+    root_volume_size: int | None = typer.Option(
+        None, "--root-volume-size", help="GB, at least 10."
+    ),
     user_data: str | None = typer.Option(None, "--user-data", help="cloud-init user data."),
-    monitoring: bool = typer.Option(True, "--monitoring/--no-monitoring",
-                                    help="Metric samples every 60 s (else every 5 min)."),
-    protect: bool = typer.Option(False, "--termination-protection",
-                                 help="Refuse termination until cleared."),
+    monitoring: bool = typer.Option(
+        True, "--monitoring/--no-monitoring", help="Metric samples every 60 s (else every 5 min)."
+    ),
+    protect: bool = typer.Option(
+        False, "--termination-protection", help="Refuse termination until cleared."
+    ),
     tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable."),
     wait: bool = Wait,
     timeout: float = Timeout,
@@ -102,10 +118,17 @@ def create(
     """
     cli = current()
     body: dict[str, Any] = {
-        "name": name, "flavor": flavor, "image": image, "availability_zone": zone,
-        "description": description, "key_pair": key_pair, "root_volume_size_gb": root_volume_size,
-        "user_data": user_data, "enable_monitoring": monitoring,
-        "enable_termination_protection": protect, "tags": _tags(tag) or None,
+        "name": name,
+        "flavor": flavor,
+        "image": image,
+        "availability_zone": zone,
+        "description": description,
+        "key_pair": key_pair,
+        "root_volume_size_gb": root_volume_size,
+        "user_data": user_data,
+        "enable_monitoring": monitoring,
+        "enable_termination_protection": protect,
+        "tags": _tags(tag) or None,
     }
     created = cli.client.post(PATH, {k: v for k, v in body.items() if v is not None})
     instance_id = created["instance_id"]
@@ -121,8 +144,11 @@ def update(
     name: str | None = typer.Option(None, "--name", help="New name."),
     description: str | None = typer.Option(None, "--description"),
     monitoring: bool | None = typer.Option(None, "--monitoring/--no-monitoring"),
-    protect: bool | None = typer.Option(None, "--termination-protection/--no-termination-protection",
-                                        help="Set or clear termination protection."),
+    protect: bool | None = typer.Option(
+        None,
+        "--termination-protection/--no-termination-protection",
+        help="Set or clear termination protection.",
+    ),
     tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable; replaces all tags."),
 ) -> None:
     """Change an instance's name, description, monitoring, protection or tags.
@@ -131,16 +157,25 @@ def update(
     """
     cli = current()
     body: dict[str, Any] = {
-        "name": name, "description": description, "enable_monitoring": monitoring,
-        "enable_termination_protection": protect, "tags": _tags(tag) if tag else None,
+        "name": name,
+        "description": description,
+        "enable_monitoring": monitoring,
+        "enable_termination_protection": protect,
+        "tags": _tags(tag) if tag else None,
     }
     instance_id = _id(cli, ref)
-    cli.render(cli.client.call("PATCH", f"{PATH}{instance_id}/",
-                               json_body={k: v for k, v in body.items() if v is not None}))
+    cli.render(
+        cli.client.call(
+            "PATCH",
+            f"{PATH}{instance_id}/",
+            json_body={k: v for k, v in body.items() if v is not None},
+        )
+    )
 
 
-def _act(ref: str, action: str, wanted: tuple[str, ...], verb: str, wait: bool,
-         timeout: float) -> None:
+def _act(
+    ref: str, action: str, wanted: tuple[str, ...], verb: str, wait: bool, timeout: float
+) -> None:
     cli = current()
     instance_id = _id(cli, ref)
     cli.client.post(f"{PATH}{instance_id}/{action}/")
@@ -195,7 +230,9 @@ def wait(
 @app.command("metrics")
 def metrics(
     ref: str = Ref,
-    limit: int = typer.Option(10, "--limit", min=1, max=100, help="How many samples, newest first."),
+    limit: int = typer.Option(
+        10, "--limit", min=1, max=100, help="How many samples, newest first."
+    ),
 ) -> None:
     """Show recent CPU, memory, disk and network samples of an instance.
 
@@ -203,11 +240,17 @@ def metrics(
     """
     cli = current()
     samples = cli.client.get(f"{PATH}{_id(cli, ref)}/metrics/")["results"][:limit]
-    cli.render(samples, columns=(
-        ("timestamp", "TIME"), ("cpu_usage_percent", "CPU %"), ("memory_usage_percent", "MEM %"),
-        ("disk_usage_percent", "DISK %"), ("network_in_bytes", "NET IN"),
-        ("network_out_bytes", "NET OUT"),
-    ))
+    cli.render(
+        samples,
+        columns=(
+            ("timestamp", "TIME"),
+            ("cpu_usage_percent", "CPU %"),
+            ("memory_usage_percent", "MEM %"),
+            ("disk_usage_percent", "DISK %"),
+            ("network_in_bytes", "NET IN"),
+            ("network_out_bytes", "NET OUT"),
+        ),
+    )
 
 
 def _tags(pairs: list[str]) -> dict[str, str]:

@@ -18,8 +18,13 @@ from profiles.store import Config, Profile, config_dir, valid_name
 
 app = ResourceApp(help="Profiles: which cloud to talk to, embedded or remote.")
 
-COLUMNS = (("name", "NAME"), ("default", "DEFAULT"), ("backend", "BACKEND"),
-           ("location", "ENDPOINT / DATA DIR"), ("credential", "CREDENTIAL"))
+COLUMNS = (
+    ("name", "NAME"),
+    ("default", "DEFAULT"),
+    ("backend", "BACKEND"),
+    ("location", "ENDPOINT / DATA DIR"),
+    ("credential", "CREDENTIAL"),
+)
 
 
 def _load() -> Config:
@@ -39,8 +44,11 @@ def _get(config: Config, name: str) -> Profile:
 def _describe(config: Config, profile: Profile) -> dict[str, Any]:
     secrets = SecretStore(config.path.parent)
     secret = (
-        secrets.describe(profile.secret_store) if profile.credential
-        else "none yet (created on first use)" if not profile.is_remote else "none"
+        secrets.describe(profile.secret_store)
+        if profile.credential
+        else "none yet (created on first use)"
+        if not profile.is_remote
+        else "none"
     )
     return {
         "name": profile.name,
@@ -57,12 +65,21 @@ def _describe(config: Config, profile: Profile) -> dict[str, Any]:
 @app.command("create")
 def create(
     name: str = typer.Argument(..., help="Profile name."),
-    endpoint: str | None = typer.Option(None, "--endpoint", help="Remote endpoint URL; omit for embedded."),
-    api_key: str | None = typer.Option(None, "--api-key", help="API key for the endpoint "
-                                       "(or set ATONIX_API_KEY to keep it out of shell history)."),
-    data_dir: str | None = typer.Option(None, "--data-dir", help="Embedded: where the engine keeps data."),
+    endpoint: str | None = typer.Option(
+        None, "--endpoint", help="Remote endpoint URL; omit for embedded."
+    ),
+    api_key: str | None = typer.Option(
+        None,
+        "--api-key",
+        help="API key for the endpoint (or set ATONIX_API_KEY to keep it out of shell history).",
+    ),
+    data_dir: str | None = typer.Option(
+        None, "--data-dir", help="Embedded: where the engine keeps data."
+    ),
     clock: str | None = typer.Option(None, "--clock", help=f"Embedded: {', '.join(CLOCK_MODES)}."),
-    default_output: str | None = typer.Option(None, "--default-output", help=f"{', '.join(FORMATS)}."),
+    default_output: str | None = typer.Option(
+        None, "--default-output", help=f"{', '.join(FORMATS)}."
+    ),
     use: bool = typer.Option(False, "--use", help="Make it the default profile."),
 ) -> None:
     """Create a profile: remote with --endpoint, else an embedded engine of its own.
@@ -73,7 +90,9 @@ def create(
     cli = current()
     config = _load()
     if not valid_name(name):
-        raise CliError(f"invalid profile name {name!r}: letters, digits, '.', '_', '-'", ExitCode.USAGE)
+        raise CliError(
+            f"invalid profile name {name!r}: letters, digits, '.', '_', '-'", ExitCode.USAGE
+        )
     if name in config.profiles:
         raise CliError(f"profile {name!r} already exists", ExitCode.CONFLICT)
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
@@ -84,9 +103,13 @@ def create(
         raise CliError(f"--clock must be one of {', '.join(CLOCK_MODES)}", ExitCode.USAGE)
     if default_output is not None and default_output not in FORMATS:
         raise CliError(f"--default-output must be one of {', '.join(FORMATS)}", ExitCode.USAGE)
-    profile = Profile(name=name, endpoint=endpoint.rstrip("/") if endpoint else None,
-                      data_dir=os.path.abspath(data_dir) if data_dir else None, clock=clock,
-                      output=default_output)
+    profile = Profile(
+        name=name,
+        endpoint=endpoint.rstrip("/") if endpoint else None,
+        data_dir=os.path.abspath(data_dir) if data_dir else None,
+        clock=clock,
+        output=default_output,
+    )
     key = api_key or (os.environ.get("ATONIX_API_KEY") if endpoint else None)
     if key:
         secrets = SecretStore(config.path.parent)
@@ -97,7 +120,10 @@ def create(
     if use or not config.default_profile:
         config.default_profile = name
     config.save()
-    cli.info(f"Created profile {name!r}" + (" (now the default)" if config.default_profile == name else ""))
+    cli.info(
+        f"Created profile {name!r}"
+        + (" (now the default)" if config.default_profile == name else "")
+    )
     cli.render(_describe(config, profile))
 
 
@@ -113,14 +139,22 @@ def list_profiles() -> None:
 
 
 @app.command("show")
-def show(name: str | None = typer.Argument(None, help="Profile name (default: the one in use).")) -> None:
+def show(
+    name: str | None = typer.Argument(None, help="Profile name (default: the one in use)."),
+) -> None:
     """Show a profile and where its secret lives.
 
     Example: atonix profile show team
     """
     cli = current()
     config = _load()
-    chosen = name or cli.options.profile or os.environ.get("ATONIX_PROFILE") or config.default_profile or "default"
+    chosen = (
+        name
+        or cli.options.profile
+        or os.environ.get("ATONIX_PROFILE")
+        or config.default_profile
+        or "default"
+    )
     described = _describe(config, _get(config, chosen))
     if os.environ.get("ATONIX_API_KEY"):
         described["secret_location"] = "ATONIX_API_KEY environment variable (overrides the profile)"

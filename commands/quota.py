@@ -9,8 +9,13 @@ from atonix_cli.framework import ResourceApp
 
 app = ResourceApp(help="Quotas: what you use and your limits.")
 
-COLUMNS = (("resource_type", "RESOURCE"), ("used", "USED"), ("limit", "LIMIT"),
-           ("available", "AVAILABLE"), ("usage_percentage", "USED %"))
+COLUMNS = (
+    ("resource_type", "RESOURCE"),
+    ("used", "USED"),
+    ("limit", "LIMIT"),
+    ("available", "AVAILABLE"),
+    ("usage_percentage", "USED %"),
+)
 
 
 @app.command("list")
@@ -36,5 +41,8 @@ def set_quota(
     Example: atonix quota set instances 200 --user alice
     """
     cli = current()
-    cli.render(cli.client.call("PUT", f"quotas/{resource_type}/",
-                               json_body={"owner": owner, "limit": limit}))
+    cli.render(
+        cli.client.call(
+            "PUT", f"quotas/{resource_type}/", json_body={"owner": owner, "limit": limit}
+        )
+    )

@@ -14,8 +14,13 @@ from atonix_cli.framework import ResourceApp
 app = ResourceApp(help="Users and their roles (admin).")
 
 PATH = "users/"
-COLUMNS = (("username", "USERNAME"), ("role", "ROLE"), ("email", "EMAIL"),
-           ("is_active", "ACTIVE"), ("created_at", "CREATED"))
+COLUMNS = (
+    ("username", "USERNAME"),
+    ("role", "ROLE"),
+    ("email", "EMAIL"),
+    ("is_active", "ACTIVE"),
+    ("created_at", "CREATED"),
+)
 ROLES = "viewer, developer or admin"
 
 
@@ -33,15 +38,21 @@ def create(
     username: str = typer.Argument(...),
     role: str = typer.Option("developer", "--role", help=ROLES),
     email: str = typer.Option("", "--email"),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from stdin."
+    ),
 ) -> None:
     """Create a user.
 
     Example: echo "$PW" | atonix user create alice --role developer --password-stdin
     """
     cli = current()
-    body = {"username": username, "password": _password(password_stdin), "role": role,
-            "email": email}
+    body = {
+        "username": username,
+        "password": _password(password_stdin),
+        "role": role,
+        "email": email,
+    }
     cli.render(cli.client.post(PATH, body))
 
 
@@ -71,7 +82,9 @@ def update(
     role: str | None = typer.Option(None, "--role", help=ROLES),
     email: str | None = typer.Option(None, "--email"),
     active: bool | None = typer.Option(None, "--active/--inactive"),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Set a new password from stdin."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Set a new password from stdin."
+    ),
 ) -> None:
     """Change a user's role, email, password or whether they may sign in.
 
@@ -81,5 +94,10 @@ def update(
     body: dict[str, Any] = {"role": role, "email": email, "is_active": active}
     if password_stdin:
         body["password"] = _password(True)
-    cli.render(cli.client.call("PATCH", f"{PATH}{username}/",
-                               json_body={k: v for k, v in body.items() if v is not None}))
+    cli.render(
+        cli.client.call(
+            "PATCH",
+            f"{PATH}{username}/",
+            json_body={k: v for k, v in body.items() if v is not None},
+        )
+    )

@@ -40,4 +40,4 @@ class Clock:
         mode = os.environ.get("ATONIX_CLOCK") or default or "real"
         if mode not in CLOCK_MODES:
             raise ValueError(f"unknown clock mode {mode!r}; choose one of {', '.join(CLOCK_MODES)}")
-        return cls(mode=mode)  # type: ignore[arg-type]
+        return cls(mode=mode)

@@ -56,7 +56,7 @@ def _audit_visible(ctx: Ctx, model: Any) -> list[Any]:
 
 
 AUDIT_LOGS = ResourceKind(
-    type="audit_record",
+    resource_type="audit_record",
     model=AuditRecord,
     id_field="audit_id",
     public=audit.public,

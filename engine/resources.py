@@ -117,7 +117,7 @@ def parse_bool(value: str) -> bool:
 class ResourceKind:
     """A collection's rules in one declaration: its model, visibility, filters and operations."""
 
-    type: str
+    resource_type: str
     model: Any
     id_field: str
     public: Callable[[Any], dict[str, Any]]
@@ -137,7 +137,7 @@ class ResourceKind:
     delete: Callable[..., int] | None = None
 
     def label(self) -> str:
-        return self.type.replace("_", " ")
+        return self.resource_type.replace("_", " ")
 
     def show(self, ctx: Ctx, obj: Any) -> dict[str, Any]:
         """The detail form of one resource (richer than a list item where the kind says so)."""
@@ -169,7 +169,8 @@ def list_page(
     """One A4 page: exact filters, `search`, `ordering`, `page` and `page_size`, all in SQL."""
     model = kind.model
     conditions = list(kind.visible(ctx, model)) + list(where or [])
-    for name, parse in {"name": str, **kind.filters}.items():
+    parsers: dict[str, Callable[[str], Any]] = {"name": str, **kind.filters}
+    for name, parse in parsers.items():
         if name in query:
             raw = query[name][-1]
             try:

@@ -1,7 +1,8 @@
-"""Secrets of profiles: the OS keyring when there is one, else a 0600 file (with a one-time warning)."""
+"""Profile secrets: the OS keyring when there is one, else a 0600 file (warned about once)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -21,7 +22,7 @@ def _keyring_usable() -> bool:
 
 
 class SecretStore:
-    """Reads and writes one profile secret (`api_key` or `token`) where the profile says it lives."""
+    """Reads and writes a profile secret (`api_key` or `token`) where the profile says it is."""
 
     def __init__(self, config_dir: Path) -> None:
         self.config_dir = config_dir
@@ -57,10 +58,8 @@ class SecretStore:
             import keyring
             from keyring.errors import PasswordDeleteError
 
-            try:
+            with contextlib.suppress(PasswordDeleteError):
                 keyring.delete_password(SERVICE, f"{profile}:{name}")
-            except PasswordDeleteError:
-                pass
             return
         data = self._read()
         if name in data.get(profile, {}):

@@ -1,4 +1,4 @@
-"""The config file: profiles and the default profile, in TOML under the config dir. No secrets here."""
+"""The config file: profiles and the default profile, as TOML in the config dir; no secrets."""
 
 from __future__ import annotations
 

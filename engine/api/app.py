@@ -161,7 +161,7 @@ class EngineApp:
                 audit.record(
                     failed,
                     action=route.action,
-                    resource_type=kind.type if kind else route.path.split("/")[3],
+                    resource_type=kind.resource_type if kind else route.path.split("/")[3],
                     resource_id=request.params.get("id", ""),
                     status="failure",
                     error_message=f"{error.code}: {error.message}",

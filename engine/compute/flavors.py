@@ -45,7 +45,7 @@ def find_active(ctx: Ctx, ref: str) -> Flavor:
 
 
 FLAVORS = ResourceKind(
-    type="flavor",
+    resource_type="flavor",
     model=Flavor,
     id_field="flavor_id",
     public=public,

@@ -117,7 +117,7 @@ def delete_image(ctx: Ctx, image: Image, *, force: bool = False) -> int:
 
 
 IMAGES = ResourceKind(
-    type="image",
+    resource_type="image",
     model=Image,
     id_field="image_id",
     public=public,

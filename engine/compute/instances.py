@@ -223,7 +223,7 @@ def _acted(ctx: Ctx, instance: Instance, action: str) -> Instance:
 
 
 INSTANCES = ResourceKind(
-    type="instance",
+    resource_type="instance",
     model=Instance,
     id_field="instance_id",
     public=public,
