@@ -152,6 +152,19 @@ class LazyRootGroup(TyperGroup):
             raise click.UsageError(f"No such command {args[0]!r}.{hint}", ctx)
         return super().resolve_command(ctx, args)
 
+    def _main_shell_completion(
+        self, ctx_args: Any, prog_name: str, complete_var: str | None = None
+    ) -> None:
+        # `atonix completion <shell>` prints typer's scripts, so answer them with typer's
+        # completion classes: click's own read other variables and print `type,value` lines.
+        # Only when a shell is asking, so ordinary runs import nothing more.
+        var = complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper()
+        if os.environ.get(var):
+            from typer._completion_classes import completion_init
+
+            completion_init()
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
+
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         self._describing = True
         try:
