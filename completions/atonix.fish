@@ -1,0 +1,1 @@
+complete --command atonix --no-files --arguments "(env _ATONIX_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) atonix)" --condition "env _ATONIX_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) atonix"
