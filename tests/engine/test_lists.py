@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.api import IMAGES, INSTANCES, expect, expect_error, instance, launch
+from tests.support.api import IMAGES, INSTANCES, User, expect, expect_error, instance, launch
 from tests.support.engine import LocalEngine
-from tests.support.api import User
 
 NAMES = ("web-1", "web-2", "db-1", "cache_1", "web-3")
 
