@@ -115,6 +115,10 @@ class EngineApp:
             principal = authenticate(
                 session, authorization=request.headers.get("authorization"), now=now
             )
+            # The caller is known from here on, so a refusal by authorize is audited too.
+            request.ctx_ = Ctx(db=db, session=session, principal=principal, now=now,
+                               request_id=request_id, source_ip=source_ip,
+                               user_agent=request.headers.get("user-agent", ""))
         authorize(principal, route.permission)
         kind = request.kind
         if kind is not None and kind.lifecycle is not None:

@@ -98,3 +98,15 @@ def test_no_secret_reaches_the_audit_log(engine: LocalEngine) -> None:
     }
     for secret in (password, key["key"], engine.credentials.api_key, engine.credentials.password):
         assert secret not in dumped
+
+
+def test_a_forbidden_mutation_is_audited_under_its_caller(engine: LocalEngine) -> None:
+    viewer = engine.user(role="viewer")
+    body = {"name": "x", "flavor": "t3.micro", "image": "ubuntu-22.04"}
+    expect_error(viewer.client.post(INSTANCES, json=body), 403, "FORBIDDEN")
+    expect(viewer.client.get(INSTANCES), 200)
+    records = expect(engine.admin.get(AUDIT, params={"user": viewer.username}), 200)["results"]
+    assert [(r["action"], r["resource_type"], r["status"]) for r in records] == [
+        ("create", "instance", "failure")
+    ]
+    assert records[0]["error_message"] == "FORBIDDEN: the viewer role can only read"
