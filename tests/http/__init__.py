@@ -1,0 +1,1 @@
+"""The HTTP contract, tested against the real server."""
