@@ -55,15 +55,22 @@ def serve(
     with _stop_on_signals():
         db = Database(database_url or sqlite_url(data_dir / DATABASE_FILE), clock=clock)
         try:
-            credentials = bootstrap_admin(db)
-            if credentials is not None:
-                path = write_credentials(data_dir / CREDENTIALS_FILE, asdict(credentials))
-                _say(f"atonix engine: first start; admin credentials written to {path}")
-            server: Any = create_server(EngineApp(db), host=host, port=port, threads=threads)
-            for listen_host, listen_port in _listening(server):
-                _say(f"atonix engine listening on http://{listen_host}:{listen_port}")
-            server.run()  # returns once a signal raised SystemExit inside waitress's loop
-            server.close()
+            # Bind before the bootstrap, so a taken port leaves a fresh database untouched.
+            try:
+                server: Any = create_server(EngineApp(db), host=host, port=port, threads=threads)
+            except OSError as error:
+                reason = error.strerror or str(error)
+                raise OSError(f"cannot listen on {host}:{port}: {reason}") from None
+            try:
+                credentials = bootstrap_admin(db)
+                if credentials is not None:
+                    path = write_credentials(data_dir / CREDENTIALS_FILE, asdict(credentials))
+                    _say(f"atonix engine: first start; admin credentials written to {path}")
+                for listen_host, listen_port in _listening(server):
+                    _say(f"atonix engine listening on http://{listen_host}:{listen_port}")
+                server.run()  # returns once a signal raised SystemExit inside waitress's loop
+            finally:
+                server.close()
         finally:
             db.dispose()
     _say("atonix engine stopped")

@@ -102,3 +102,10 @@ def test_head_answers_like_get_without_a_body(admin: httpx.Client) -> None:
     response = admin.head(FLAVORS)
     assert (response.status_code, response.content) == (200, b"")
     assert int(response.headers["content-length"]) > 0
+
+
+def test_a_body_over_one_mebibyte_is_413(make_user: Callable[..., User]) -> None:
+    user = make_user()
+    huge = {**BODY, "user_data": "x" * (1 << 20)}
+    expect_error(user.client.post(INSTANCES, json=huge), 413, "TOO_LARGE")
+    assert expect(user.client.get(INSTANCES), 200)["count"] == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import sqlite3
 import stat
 import subprocess
@@ -76,3 +77,33 @@ def test_a_database_from_a_newer_atonix_is_refused_at_start(tmp_path: Path) -> N
     assert result.returncode == 1
     assert "schema version 999, newer than this atonix understands" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_taken_port_is_a_clear_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "engine.server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--clock",
+                "instant",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert not (tmp_path / "data" / "admin-credentials.json").exists()
