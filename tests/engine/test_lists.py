@@ -22,7 +22,7 @@ def fleet(engine: LocalEngine) -> tuple[User, dict[str, str]]:
     return user, ids
 
 
-def _names(user: User, **params: object) -> list[str]:
+def _names(user: User, **params: str | int) -> list[str]:
     page = expect(user.client.get(INSTANCES, params=params), 200)
     return [r["name"] for r in page["results"]]
 
@@ -114,7 +114,7 @@ def test_pages_with_next_and_previous_links(fleet: tuple[User, dict[str, str]]) 
     "params", [{"page": 0}, {"page": "x"}, {"page_size": 0}, {"page_size": "-5"}]
 )
 def test_page_and_page_size_must_be_positive_integers(
-    engine: LocalEngine, params: dict[str, object]
+    engine: LocalEngine, params: dict[str, str | int]
 ) -> None:
     error = expect_error(engine.admin.get(INSTANCES, params=params), 400, "VALIDATION_ERROR")
     assert set(error["details"]) == set(params)

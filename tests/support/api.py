@@ -69,7 +69,7 @@ def status_of(client: httpx.Client, instance_id: str) -> str:
 def quota(client: httpx.Client, resource_type: str, owner: str | None = None) -> dict[str, Any]:
     params = {"owner": owner} if owner else {}
     rows = expect(client.get(QUOTAS, params=params), 200)["results"]
-    return next(r for r in rows if r["resource_type"] == resource_type)  # type: ignore[no-any-return]
+    return next(r for r in rows if r["resource_type"] == resource_type)
 
 
 @dataclass
