@@ -225,9 +225,7 @@ def _list_parameters(kind: Any) -> list[dict[str, Any]]:
             query("search", f"Substring of any of {', '.join(kind.search)}", {"type": "string"})
         )
     for name, parse in {"name": str, **kind.filters}.items():
-        schema = {
-            "type": {int: "integer", float: "number", parse_bool: "boolean"}.get(parse, "string")
-        }
+        schema = {"type": _QUERY_TYPES.get(parse, "string")}
         parameters.append(query(name, f"Only items whose {name} equals this", schema))
     return parameters
 
