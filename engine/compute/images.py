@@ -44,7 +44,7 @@ def _writable(ctx: Ctx, image: Image) -> bool:
 
 def find_launchable(ctx: Ctx, ref: str) -> Image:
     """A visible, active image by id or unique name; one's own image wins a name tie."""
-    conditions = [or_(Image.image_id == ref, Image.name == ref), *_visible(ctx, Image)]
+    conditions = [or_(col(Image.image_id) == ref, col(Image.name) == ref), *_visible(ctx, Image)]
     matches = list(ctx.session.exec(select(Image).where(*conditions).limit(10)))
     by_id = [m for m in matches if m.image_id == ref]
     if len(matches) > 1 and not by_id:
@@ -55,7 +55,7 @@ def find_launchable(ctx: Ctx, ref: str) -> Image:
                 details={"image": [m.image_id for m in matches]},
             )
         matches = own
-    image = (by_id or matches or [None])[0]
+    image = (by_id or matches)[0] if by_id or matches else None
     if image is None or not image.is_active:
         raise field_error("image", f"no active image {ref!r}; see `atonix image list`")
     return image
