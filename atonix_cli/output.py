@@ -21,7 +21,9 @@ def apply_query(data: Any, expression: str) -> Any:
     try:
         return jmespath.search(expression, data)
     except JMESPathError as exc:
-        raise CliError(f"invalid --query: {exc}", ExitCode.USAGE) from None
+        # Parse errors add lines drawing a caret under the expression; errors are one line.
+        reason = str(exc).splitlines()[0].rstrip(":")
+        raise CliError(f"invalid --query {expression!r}: {reason}", ExitCode.USAGE) from None
 
 
 def render(
