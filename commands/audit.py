@@ -9,6 +9,13 @@ from atonix_cli.framework import ResourceApp
 
 app = ResourceApp(help="The audit log of every change.")
 
+
+@app.callback()
+def audit() -> None:
+    """The audit log of every change."""
+    # A callback keeps `audit` a group: Typer would make a lone command the group itself,
+    # and `atonix audit list` would then be refused.
+
 COLUMNS = (
     ("created_at", "TIME"),
     ("user", "USER"),
