@@ -75,6 +75,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         return result if isinstance(result, int) else ExitCode.OK
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # A group run bare: Typer's help has printed itself and left the message empty.
+        if exc.format_message():
+            click.echo(exc.format_message(), err=True)
+        return ExitCode.USAGE
     except click.ClickException as exc:
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
