@@ -26,6 +26,14 @@ def test_unknown_command(cli: Cli) -> None:
     expect_error(cli("instance", "reboot", "web-1"), ExitCode.USAGE, "No such command 'reboot'")
 
 
+@pytest.mark.parametrize("args", [(), ("instance",), ("audit",)])
+def test_a_bare_group_prints_its_help(cli: Cli, args: tuple[str, ...]) -> None:
+    result = cli(*args)
+    assert result.exit_code == ExitCode.USAGE
+    assert f"Usage: atonix {' '.join(args)}".rstrip() in result.stdout
+    assert result.stderr == ""
+
+
 def test_unknown_option(cli: Cli) -> None:
     result = cli("instance", "list", "--colour")
     expect_error(
