@@ -1,1 +1,1 @@
-"""The atonix engine: an offline twin of the AtonixCorp cloud (models, rules and the API route table)."""
+"""The atonix engine: an offline twin of the AtonixCorp cloud (models, rules, the route table)."""

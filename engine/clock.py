@@ -1,4 +1,4 @@
-"""The engine's injectable clock: instant, real or manual time, and how long each transition lasts."""
+"""The engine's injectable clock: instant, real or manual time, and how long transitions last."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 ROLES = ("viewer", "developer", "admin")
 SERVICES = ("compute", "storage", "networking")
-SCOPES = tuple(f"{s}:{a}" for s in SERVICES for a in ("read", "write")) + ("admin",)
+SCOPES = (*(f"{s}:{a}" for s in SERVICES for a in ("read", "write")), "admin")
 
 
 @dataclass(frozen=True)

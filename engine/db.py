@@ -1,4 +1,4 @@
-"""The database: SQLAlchemy engine (SQLite WAL by default, any URL), sessions, lazy tables, schema version."""
+"""The database: SQLite (WAL) or any SQLAlchemy URL; sessions, lazy tables, schema version."""
 
 from __future__ import annotations
 
@@ -124,9 +124,11 @@ class Database:
     def _check_schema(self) -> None:
         with self.engine.connect() as conn:
             fresh = not inspect(conn).has_table(Meta.__tablename__)
-            found = None if fresh else conn.execute(
-                select(Meta.value).where(Meta.key == "schema_version")
-            ).scalar()
+            found = (
+                None
+                if fresh
+                else conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
+            )
             conn.rollback()
         self._created.add(Meta.__tablename__)
         if found is not None and int(found) == SCHEMA_VERSION:

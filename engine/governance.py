@@ -44,11 +44,20 @@ def set_quota(request: Request) -> dict[str, Any]:
     get_user(ctx.session, username=body.owner)
     resource_type = request.params["id"]
     quotas.set_limit(ctx, owner=body.owner, resource_type=resource_type, limit=body.limit)
-    audit.record(ctx, action="set_quota", resource_type="quota", resource_id=resource_type,
-                 resource_name=body.owner, details={"owner": body.owner, "limit": body.limit})
+    audit.record(
+        ctx,
+        action="set_quota",
+        resource_type="quota",
+        resource_id=resource_type,
+        resource_name=body.owner,
+        details={"owner": body.owner, "limit": body.limit},
+    )
     ctx.session.flush()
-    return next(q for q in quotas.usage(ctx.session, owner=body.owner)
-                if q["resource_type"] == resource_type)
+    return next(
+        q
+        for q in quotas.usage(ctx.session, owner=body.owner)
+        if q["resource_type"] == resource_type
+    )
 
 
 def _audit_visible(ctx: Ctx, model: Any) -> list[Any]:
@@ -82,8 +91,10 @@ def advance_clock(request: Request) -> dict[str, Any]:
     body = request.parse(AdvanceBody)
     ctx.now = ctx.now + timedelta(seconds=body.seconds)
     ctx.db.set_manual_now(ctx.session, ctx.now)
-    audit.record(ctx, action="advance_clock", resource_type="clock",
-                 details={"seconds": body.seconds, "now": ctx.now.isoformat()})
+    audit.record(
+        ctx,
+        action="advance_clock",
+        resource_type="clock",
+        details={"seconds": body.seconds, "now": ctx.now.isoformat()},
+    )
     return clock_state(ctx)
-
-

@@ -1,4 +1,4 @@
-"""IP address management: allocation and release of addresses from named pools, with real CIDR math."""
+"""IP address management: allocating and releasing addresses of named pools, by CIDR arithmetic."""
 
 from __future__ import annotations
 

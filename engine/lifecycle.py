@@ -12,13 +12,21 @@ from engine.context import Ctx
 from engine.db import Database
 from engine.errors import InvalidState
 
+# Every lifecycle of a model imported so far; a request completes all of their due transitions,
+# so a rule that looks across resources (an image in use by instances) never sees stale states.
+MANAGED: list[Lifecycle] = []
+
 
 @dataclass(frozen=True)
 class Lifecycle:
     """A resource's transitional states and the state each completes to after its duration."""
 
     resource_type: str
+    model: Any
     completes_to: dict[str, str]
+
+    def __post_init__(self) -> None:
+        MANAGED.append(self)
 
     def begin(self, ctx: Ctx, obj: Any, state: str) -> None:
         """Move `obj` into `state`; if transitional, it completes after the clock's duration."""
@@ -36,12 +44,13 @@ class Lifecycle:
                 details={"status": obj.status, "allowed": list(allowed)},
             )
 
-    def settle(self, db: Database, model: Any, now: datetime) -> int:
-        """Complete every transition of `model` that is due by `now`; returns how many completed.
+    def settle(self, db: Database, now: datetime) -> int:
+        """Complete every transition of this model that is due by `now`; returns how many did.
 
         Runs in its own short write transaction, before the request's reads, and only when
         something is due, so reads stay reads in the common case.
         """
+        model = self.model
         due = model.status_due_at <= now
         with db.engine.connect() as conn:
             pending = conn.execute(select(exists().where(due))).scalar()
@@ -59,3 +68,9 @@ class Lifecycle:
                 )
             )
             return int(result.rowcount)
+
+
+def settle_all(db: Database, now: datetime) -> None:
+    """Complete the due transitions of every lifecycle loaded in this process."""
+    for lifecycle in MANAGED:
+        lifecycle.settle(db, now)

@@ -78,9 +78,12 @@ def release(ctx: Ctx, *, owner: str, resource_type: str, amount: int) -> None:
     ctx.session.execute(
         update(QuotaUsage)
         .where(col(QuotaUsage.owner) == owner, col(QuotaUsage.resource_type) == resource_type)
-        .values(used=func.max(col(QuotaUsage.used) - amount, 0)
-                if ctx.db.is_sqlite else func.greatest(col(QuotaUsage.used) - amount, 0),
-                last_updated=ctx.now)
+        .values(
+            used=func.max(col(QuotaUsage.used) - amount, 0)
+            if ctx.db.is_sqlite
+            else func.greatest(col(QuotaUsage.used) - amount, 0),
+            last_updated=ctx.now,
+        )
     )
 
 
@@ -125,9 +128,9 @@ def set_limit(ctx: Ctx, *, owner: str, resource_type: str, limit: int | None) ->
 
 def _row(session: Session, *, owner: str, resource_type: str) -> QuotaUsage:
     return session.exec(
-        select(QuotaUsage).where(
-            QuotaUsage.owner == owner, QuotaUsage.resource_type == resource_type
-        ).execution_options(populate_existing=True)
+        select(QuotaUsage)
+        .where(QuotaUsage.owner == owner, QuotaUsage.resource_type == resource_type)
+        .execution_options(populate_existing=True)
     ).one()
 
 

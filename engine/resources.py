@@ -203,7 +203,11 @@ def list_page(
     if page > 1 and (page - 1) * page_size >= count:
         raise NotFound(f"page {page} is past the last page", details={"count": count})
     rows = ctx.session.exec(
-        select(model).where(*conditions).order_by(*order).offset((page - 1) * page_size).limit(page_size)
+        select(model)
+        .where(*conditions)
+        .order_by(*order)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
     ).all()
     render = kind.summary or kind.public
     return {

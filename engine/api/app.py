@@ -17,15 +17,26 @@ from engine.api.routes import Route
 from engine.context import Ctx, Principal
 from engine.db import Database
 from engine.errors import ApiError, InternalError, MethodNotAllowed, NotFound, TooLarge
+from engine.lifecycle import settle_all
 
 log = logging.getLogger("atonix.engine")
 
 StartResponse = Callable[..., Any]
 _STATUS_TEXT = {
-    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request",
-    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    409: "Conflict", 413: "Payload Too Large", 429: "Too Many Requests",
-    500: "Internal Server Error", 503: "Service Unavailable",
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 
 
@@ -60,7 +71,9 @@ class EngineApp:
 
     # --- dispatch ----------------------------------------------------------------------------
 
-    def handle(self, request: Request, *, request_id: str, source_ip: str | None = None) -> Response:
+    def handle(
+        self, request: Request, *, request_id: str, source_ip: str | None = None
+    ) -> Response:
         started = time.perf_counter()
         principal: Principal | None = None
         route: Route | None = None
@@ -92,7 +105,10 @@ class EngineApp:
             )
         log.debug(
             "%s %s -> %s in %.1f ms",
-            request.method, request.path, response.status, (time.perf_counter() - started) * 1e3,
+            request.method,
+            request.path,
+            response.status,
+            (time.perf_counter() - started) * 1e3,
         )
         return response
 
@@ -102,10 +118,15 @@ class EngineApp:
         db = self.db
         if route.permission == "public":
             with db.session(write=route.method not in ("GET", "HEAD")) as session:
-                request.ctx_ = Ctx(db=db, session=session, principal=_ANONYMOUS,
-                                   now=db.now(session), request_id=request_id,
-                                   source_ip=source_ip,
-                                   user_agent=request.headers.get("user-agent", ""))
+                request.ctx_ = Ctx(
+                    db=db,
+                    session=session,
+                    principal=_ANONYMOUS,
+                    now=db.now(session),
+                    request_id=request_id,
+                    source_ip=source_ip,
+                    user_agent=request.headers.get("user-agent", ""),
+                )
                 return _as_response(handler(request), route)
 
         from engine.identity.service import authenticate, authorize
@@ -116,23 +137,33 @@ class EngineApp:
                 session, authorization=request.headers.get("authorization"), now=now
             )
             # The caller is known from here on, so a refusal by authorize is audited too.
-            request.ctx_ = Ctx(db=db, session=session, principal=principal, now=now,
-                               request_id=request_id, source_ip=source_ip,
-                               user_agent=request.headers.get("user-agent", ""))
+            request.ctx_ = Ctx(
+                db=db,
+                session=session,
+                principal=principal,
+                now=now,
+                request_id=request_id,
+                source_ip=source_ip,
+                user_agent=request.headers.get("user-agent", ""),
+            )
         authorize(principal, route.permission)
-        kind = request.kind
-        if kind is not None and kind.lifecycle is not None:
-            db.ensure_tables()
-            kind.lifecycle.settle(db, kind.model, now)
+        db.ensure_tables()
+        settle_all(db, now)
 
         write = route.method not in ("GET", "HEAD")
         idempotency_key = request.headers.get("idempotency-key") if route.method == "POST" else None
         if idempotency_key:
             from engine.api import idempotency  # before the session, which creates its table
         with db.session(write=write) as session:
-            ctx = Ctx(db=db, session=session, principal=principal, now=now,
-                      request_id=request_id, source_ip=source_ip,
-                      user_agent=request.headers.get("user-agent", ""))
+            ctx = Ctx(
+                db=db,
+                session=session,
+                principal=principal,
+                now=now,
+                request_id=request_id,
+                source_ip=source_ip,
+                user_agent=request.headers.get("user-agent", ""),
+            )
             request.ctx_ = ctx
             if idempotency_key:
                 replay = idempotency.replay(ctx, key=idempotency_key, request=request)
@@ -159,9 +190,15 @@ class EngineApp:
         kind = request.kind
         try:
             with self.db.session(write=True) as session:
-                failed = Ctx(db=self.db, session=session, principal=ctx.principal, now=ctx.now,
-                             request_id=ctx.request_id, source_ip=ctx.source_ip,
-                             user_agent=ctx.user_agent)
+                failed = Ctx(
+                    db=self.db,
+                    session=session,
+                    principal=ctx.principal,
+                    now=ctx.now,
+                    request_id=ctx.request_id,
+                    source_ip=ctx.source_ip,
+                    user_agent=ctx.user_agent,
+                )
                 audit.record(
                     failed,
                     action=route.action,
@@ -174,8 +211,9 @@ class EngineApp:
             log.warning("could not audit a failed request:\n%s", traceback.format_exc())
 
 
-_ANONYMOUS = Principal(user_id=0, username="", role="viewer", scopes=(), credential="none",
-                       credential_id="")
+_ANONYMOUS = Principal(
+    user_id=0, username="", role="viewer", scopes=(), credential="none", credential_id=""
+)
 
 
 def _as_response(result: Any, route: Route) -> Response:

@@ -1,4 +1,4 @@
-"""Generic handlers for a collection's list, create, get, update and delete, driven by its ResourceKind."""
+"""Generic list, create, get, update and delete handlers, driven by a collection's ResourceKind."""
 
 from __future__ import annotations
 

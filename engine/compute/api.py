@@ -13,9 +13,13 @@ from engine.errors import ValidationFailed
 from engine.resources import list_page
 
 
+def _page(request: Request, *where: Any) -> dict[str, Any]:
+    assert request.kind is not None
+    return list_page(request.ctx, request.kind, request.query, path=request.path, where=list(where))
+
+
 def gpu_flavors(request: Request) -> dict[str, Any]:
-    return list_page(request.ctx, request.kind, request.query, path=request.path,  # type: ignore[arg-type]
-                     where=[col(Flavor.is_gpu).is_(True)])
+    return _page(request, col(Flavor.is_gpu).is_(True))
 
 
 def flavors_by_vcpus(request: Request) -> dict[str, Any]:
@@ -24,17 +28,15 @@ def flavors_by_vcpus(request: Request) -> dict[str, Any]:
         raise ValidationFailed("vcpus parameter required", details={"vcpus": ["required"]})
     if not raw.isdigit():
         raise ValidationFailed("vcpus: must be a positive integer", details={"vcpus": [raw]})
-    return list_page(request.ctx, request.kind, request.query, path=request.path)  # type: ignore[arg-type]
+    return _page(request)
 
 
 def public_images(request: Request) -> dict[str, Any]:
-    return list_page(request.ctx, request.kind, request.query, path=request.path,  # type: ignore[arg-type]
-                     where=[col(Image.is_public).is_(True)])
+    return _page(request, col(Image.is_public).is_(True))
 
 
 def my_images(request: Request) -> dict[str, Any]:
-    return list_page(request.ctx, request.kind, request.query, path=request.path,  # type: ignore[arg-type]
-                     where=[col(Image.owner) == request.ctx.principal.username])
+    return _page(request, col(Image.owner) == request.ctx.principal.username)
 
 
 def start_instance(request: Request) -> dict[str, str]:

@@ -74,8 +74,13 @@ def create_image(ctx: Ctx, spec: ImageCreate) -> Image:
     )
     apply_common(image, spec, now=ctx.now)
     ctx.session.add(image)
-    audit.record(ctx, action="create", resource_type="image", resource_id=image.image_id,
-                 resource_name=image.name)
+    audit.record(
+        ctx,
+        action="create",
+        resource_type="image",
+        resource_id=image.image_id,
+        resource_name=image.name,
+    )
     return image
 
 
@@ -86,8 +91,14 @@ def update_image(ctx: Ctx, image: Image, spec: ImageUpdate) -> Image:
     if spec.is_active is not None:
         image.is_active = spec.is_active
     ctx.session.add(image)
-    audit.record(ctx, action="update", resource_type="image", resource_id=image.image_id,
-                 resource_name=image.name, details=spec.model_dump(exclude_none=True))
+    audit.record(
+        ctx,
+        action="update",
+        resource_type="image",
+        resource_id=image.image_id,
+        resource_name=image.name,
+        details=spec.model_dump(exclude_none=True),
+    )
     return image
 
 
@@ -96,14 +107,6 @@ def delete_image(ctx: Ctx, image: Image, *, force: bool = False) -> int:
         select(func.count())
         .select_from(Instance)
         .where(Instance.image == image.image_id, col(Instance.status).in_(LIVE_INSTANCE_STATES))
-        # A termination already due has completed, though only instance requests settle it.
-        .where(
-            or_(
-                col(Instance.status) != "terminating",
-                col(Instance.status_due_at).is_(None),
-                col(Instance.status_due_at) > ctx.now,
-            )
-        )
     ).one()
     if in_use:
         raise DependencyViolation(
@@ -111,8 +114,13 @@ def delete_image(ctx: Ctx, image: Image, *, force: bool = False) -> int:
             details={"instances": in_use},
         )
     ctx.session.delete(image)
-    audit.record(ctx, action="delete", resource_type="image", resource_id=image.image_id,
-                 resource_name=image.name)
+    audit.record(
+        ctx,
+        action="delete",
+        resource_type="image",
+        resource_id=image.image_id,
+        resource_name=image.name,
+    )
     return 204
 
 

@@ -12,11 +12,17 @@ from sqlmodel import col, select
 
 from engine import audit, ipam, quotas
 from engine.compute import flavors, images, metrics
-from engine.compute.models import Flavor, Image, Instance, InstanceCreate, InstanceUpdate
+from engine.compute.models import (
+    INSTANCE_LIFECYCLE,
+    Flavor,
+    Image,
+    Instance,
+    InstanceCreate,
+    InstanceUpdate,
+)
 from engine.context import Ctx
 from engine.errors import InvalidState, field_error
 from engine.ids import new_id
-from engine.lifecycle import Lifecycle
 from engine.resources import ResourceKind, apply_common, common_public
 
 # Until networking lands, every instance gets a private IP from its owner's default network
@@ -26,10 +32,7 @@ PUBLIC_NETWORK = ipaddress.IPv4Network("203.0.113.0/24")
 FINAL_STATES = ("terminated", "cancelled")
 RETENTION = timedelta(days=30)
 
-LIFECYCLE = Lifecycle(
-    resource_type="instance",
-    completes_to={"pending": "running", "stopping": "stopped", "terminating": "terminated"},
-)
+LIFECYCLE = INSTANCE_LIFECYCLE
 
 
 def summary(instance: Instance) -> dict[str, Any]:
@@ -142,9 +145,14 @@ def create_instance(ctx: Ctx, spec: InstanceCreate) -> Instance:
     instance.public_ip = _public_ip(ctx, instance_id)
     LIFECYCLE.begin(ctx, instance, "pending")
     ctx.session.add(instance)
-    audit.record(ctx, action="create", resource_type="instance", resource_id=instance_id,
-                 resource_name=instance.name,
-                 details={"flavor": flavor.flavor_id, "image": image.image_id})
+    audit.record(
+        ctx,
+        action="create",
+        resource_type="instance",
+        resource_id=instance_id,
+        resource_name=instance.name,
+        details={"flavor": flavor.flavor_id, "image": image.image_id},
+    )
     return instance
 
 
@@ -170,9 +178,14 @@ def update_instance(ctx: Ctx, instance: Instance, spec: InstanceUpdate) -> Insta
         if value is not None:
             setattr(instance, name, value)
     ctx.session.add(instance)
-    audit.record(ctx, action="update", resource_type="instance",
-                 resource_id=instance.instance_id, resource_name=instance.name,
-                 details=spec.model_dump(exclude_none=True, exclude={"metadata"}))
+    audit.record(
+        ctx,
+        action="update",
+        resource_type="instance",
+        resource_id=instance.instance_id,
+        resource_name=instance.name,
+        details=spec.model_dump(exclude_none=True, exclude={"metadata"}),
+    )
     return instance
 
 
@@ -217,8 +230,14 @@ def delete_instance(ctx: Ctx, instance: Instance, *, force: bool = False) -> int
 
 def _acted(ctx: Ctx, instance: Instance, action: str) -> Instance:
     ctx.session.add(instance)
-    audit.record(ctx, action=action, resource_type="instance", resource_id=instance.instance_id,
-                 resource_name=instance.name, details={"status": instance.status})
+    audit.record(
+        ctx,
+        action=action,
+        resource_type="instance",
+        resource_id=instance.instance_id,
+        resource_name=instance.name,
+        details={"status": instance.status},
+    )
     return instance
 
 

@@ -48,8 +48,12 @@ def sample(instance_id: str, second: int, interval: int) -> dict[str, Any]:
         "cpu_usage_percent": round(min(max(cpu, 0.0), 100.0), 2),
         "memory_usage_percent": round(min(memory, 100.0), 2),
         "disk_usage_percent": round(20 + 30 * _unit(instance_id, 0, "disk"), 2),
-        "network_in_bytes": int(traffic * interval * 1e4 * (0.5 + _unit(instance_id, second, "in"))),
-        "network_out_bytes": int(traffic * interval * 5e3 * (0.5 + _unit(instance_id, second, "out"))),
+        "network_in_bytes": int(
+            traffic * interval * 1e4 * (0.5 + _unit(instance_id, second, "in"))
+        ),
+        "network_out_bytes": int(
+            traffic * interval * 5e3 * (0.5 + _unit(instance_id, second, "out"))
+        ),
         "io_read_bytes": int(interval * 4e4 * _unit(instance_id, second, "rd")),
         "io_write_bytes": int(interval * 2e4 * _unit(instance_id, second, "wr")),
     }
@@ -70,5 +74,7 @@ def samples(instance: Instance, *, now: datetime, limit: int = MAX_SAMPLES) -> l
     out = []
     for k in range(count - 1, max(count - 1 - limit, -1), -1):
         second = first + k * interval
-        out.append({"instance_id": instance.instance_id, **sample(instance.instance_id, second, interval)})
+        out.append(
+            {"instance_id": instance.instance_id, **sample(instance.instance_id, second, interval)}
+        )
     return out

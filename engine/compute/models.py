@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from engine.clock import utcnow
 from engine.db import SEEDS
+from engine.lifecycle import Lifecycle
 from engine.resources import AVAILABILITY_ZONES, CommonInput, ResourceBase
 
 OS_TYPES = ("linux", "windows", "custom")
@@ -78,6 +79,13 @@ class Instance(ResourceBase, table=True):
     termination_time: datetime | None = None
 
 
+INSTANCE_LIFECYCLE = Lifecycle(
+    resource_type="instance",
+    model=Instance,
+    completes_to={"pending": "running", "stopping": "stopped", "terminating": "terminated"},
+)
+
+
 class ImageCreate(CommonInput):
     name: str
     os_type: str = "linux"
@@ -128,7 +136,6 @@ class InstanceUpdate(CommonInput):
     enable_termination_protection: bool | None = None
 
 
-
 # The built-in catalog: the flavors priced in SPEC B6, and public images anyone can launch.
 # (flavor_id, name, vcpus, memory_mb, disk_gb, bandwidth_gbps, gpu_count, gpu_type, hourly_usd)
 FLAVOR_CATALOG = (
@@ -150,8 +157,15 @@ IMAGE_CATALOG = (
     ("ami-debian12", "debian-12", "linux", "Debian", "12", 8, "Debian 12 (bookworm)"),
     ("ami-amzn2023", "amazon-linux-2023", "linux", "Amazon Linux", "2023", 8, "Amazon Linux 2023"),
     ("ami-rocky9", "rocky-9", "linux", "Rocky Linux", "9", 10, "Rocky Linux 9"),
-    ("ami-win2022", "windows-server-2022", "windows", "Windows Server", "2022", 30,
-     "Windows Server 2022 Datacenter"),
+    (
+        "ami-win2022",
+        "windows-server-2022",
+        "windows",
+        "Windows Server",
+        "2022",
+        30,
+        "Windows Server 2022 Datacenter",
+    ),
 )
 
 
@@ -159,10 +173,20 @@ def _seed_flavors(conn: Connection) -> None:
     conn.execute(
         Flavor.__table__.insert(),  # type: ignore[attr-defined]
         [
-            {"flavor_id": f, "name": n, "vcpus": v, "memory_mb": m, "disk_gb": d,
-             "network_bandwidth_gbps": bw, "gpu_count": g, "gpu_type": gt,
-             "hourly_cost_usd": price, "is_active": True, "is_gpu": g > 0,
-             "created_at": utcnow()}
+            {
+                "flavor_id": f,
+                "name": n,
+                "vcpus": v,
+                "memory_mb": m,
+                "disk_gb": d,
+                "network_bandwidth_gbps": bw,
+                "gpu_count": g,
+                "gpu_type": gt,
+                "hourly_cost_usd": price,
+                "is_active": True,
+                "is_gpu": g > 0,
+                "created_at": utcnow(),
+            }
             for f, n, v, m, d, bw, g, gt, price in FLAVOR_CATALOG
         ],
     )
@@ -173,10 +197,23 @@ def _seed_images(conn: Connection) -> None:
     conn.execute(
         Image.__table__.insert(),  # type: ignore[attr-defined]
         [
-            {"image_id": i, "name": n, "os_type": t, "os_name": on, "os_version": ov,
-             "size_gb": size, "description": desc, "is_public": True, "is_active": True,
-             "owner": None, "region": "us-west-2", "tags": {}, "meta": {},
-             "created_at": now, "updated_at": now}
+            {
+                "image_id": i,
+                "name": n,
+                "os_type": t,
+                "os_name": on,
+                "os_version": ov,
+                "size_gb": size,
+                "description": desc,
+                "is_public": True,
+                "is_active": True,
+                "owner": None,
+                "region": "us-west-2",
+                "tags": {},
+                "meta": {},
+                "created_at": now,
+                "updated_at": now,
+            }
             for i, n, t, on, ov, size, desc in IMAGE_CATALOG
         ],
     )

@@ -85,8 +85,9 @@ def login(request: Request) -> dict[str, Any]:
 def logout(request: Request) -> dict[str, Any]:
     ctx = request.ctx
     service.revoke_token(ctx)
-    audit.record(ctx, action="logout", resource_type="token",
-                 resource_id=ctx.principal.credential_id)
+    audit.record(
+        ctx, action="logout", resource_type="token", resource_id=ctx.principal.credential_id
+    )
     return {"status": "Logged out"}
 
 
@@ -116,32 +117,58 @@ def create_key(request: Request) -> Response:
     secret, key = service.create_api_key(
         ctx, name=body.name, scopes=body.scopes, expires_in_days=body.expires_in_days
     )
-    audit.record(ctx, action="create", resource_type="api_key", resource_id=key.key_id,
-                 resource_name=key.name, details={"scopes": key.scopes})
+    audit.record(
+        ctx,
+        action="create",
+        resource_type="api_key",
+        resource_id=key.key_id,
+        resource_name=key.name,
+        details={"scopes": key.scopes},
+    )
     return Response(201, {**key_public(key, now=ctx.now), "key": secret})
 
 
 def revoke_key(request: Request) -> Response:
     ctx = request.ctx
     key = service.revoke_api_key(ctx, key_id=request.params["id"])
-    audit.record(ctx, action="revoke", resource_type="api_key", resource_id=key.key_id,
-                 resource_name=key.name)
+    audit.record(
+        ctx,
+        action="revoke",
+        resource_type="api_key",
+        resource_id=key.key_id,
+        resource_name=key.name,
+    )
     return Response(204, None)
 
 
 def list_users(request: Request) -> dict[str, Any]:
     users = request.ctx.session.exec(select(User).order_by(col(User.id))).all()
-    return {"count": len(users), "next": None, "previous": None,
-            "results": [user_public(u) for u in users]}
+    return {
+        "count": len(users),
+        "next": None,
+        "previous": None,
+        "results": [user_public(u) for u in users],
+    }
 
 
 def create_user(request: Request) -> Response:
     ctx = request.ctx
     body = request.parse(UserBody)
-    user = service.create_user(ctx.session, username=body.username, password=body.password,
-                               role=body.role, email=body.email)
-    audit.record(ctx, action="create", resource_type="user", resource_id=user.username,
-                 resource_name=user.username, details={"role": user.role})
+    user = service.create_user(
+        ctx.session,
+        username=body.username,
+        password=body.password,
+        role=body.role,
+        email=body.email,
+    )
+    audit.record(
+        ctx,
+        action="create",
+        resource_type="user",
+        resource_id=user.username,
+        resource_name=user.username,
+        details={"role": user.role},
+    )
     return Response(201, user_public(user))
 
 
@@ -155,10 +182,20 @@ def update_user(request: Request) -> dict[str, Any]:
     user = service.get_user(ctx.session, username=request.params["id"])
     if user.id == ctx.principal.user_id and body.role not in (None, "admin"):
         raise Conflict("you cannot remove your own admin role")
-    service.update_user(ctx, user, role=body.role, password=body.password, email=body.email,
-                        is_active=body.is_active)
-    audit.record(ctx, action="update", resource_type="user", resource_id=user.username,
-                 resource_name=user.username,
-                 details={k: v for k, v in body.model_dump(exclude_none=True).items()
-                          if k != "password"})
+    service.update_user(
+        ctx,
+        user,
+        role=body.role,
+        password=body.password,
+        email=body.email,
+        is_active=body.is_active,
+    )
+    audit.record(
+        ctx,
+        action="update",
+        resource_type="user",
+        resource_id=user.username,
+        resource_name=user.username,
+        details={k: v for k, v in body.model_dump(exclude_none=True).items() if k != "password"},
+    )
     return user_public(user)

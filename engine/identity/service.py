@@ -1,4 +1,4 @@
-"""Identity rules: users, credentials, authentication from a header, and authorization of a route."""
+"""Identity rules: users, credentials, authentication of a header, authorization of a route."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def create_api_key(
     scopes: list[str] | None = None,
     expires_in_days: int | None = DEFAULT_KEY_DAYS,
 ) -> tuple[str, ApiKey]:
-    """A new API key for the caller, never wider than the credential asking; its secret is shown once."""
+    """A new API key for the caller, no wider than the asking credential; the secret shows once."""
     owner_id = ctx.principal.user_id
     wanted = list(scopes) if scopes else list(ALL_SCOPES)
     for scope in wanted:
