@@ -68,6 +68,9 @@ class Application:
         if settings.env_api_key:
             return f"ApiKey {settings.env_api_key}"
         profile = settings.profile
+        if (settings.endpoint or "").rstrip("/") != (profile.endpoint or "").rstrip("/"):
+            # ATONIX_ENDPOINT points elsewhere: a profile's secret never goes to another backend.
+            return None
         kind = profile.credential or "api_key"
         secret = settings.secrets.get(profile.secret_store, profile.name, kind)
         if secret is None and not settings.is_remote:
