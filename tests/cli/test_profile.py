@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import stat
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -10,6 +14,38 @@ from atonix_cli.errors import ExitCode
 from tests.cli.runner import Cli, expect_error
 
 KEYRING = "OS keyring (service 'atonix')"
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """An endpoint that refuses every request and remembers its Authorization header."""
+
+    seen: list[str | None] = []
+
+    def do_GET(self) -> None:
+        self.seen.append(self.headers.get("Authorization"))
+        body = json.dumps({"error": "who are you", "code": "UNAUTHENTICATED", "details": {},
+                           "request_id": "req-0"}).encode()  # fmt: skip
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[str, list[str | None]]]:
+    """The URL of a `Recorder` endpoint, and the Authorization headers it received."""
+    seen: list[str | None] = []
+    handler = type("Handler", (Recorder,), {"seen": seen})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    httpd.shutdown()
+    httpd.server_close()
 
 
 def profiles(cli: Cli) -> dict[str, dict]:
@@ -129,3 +165,16 @@ def test_atonix_api_key_overrides_the_profile_key(
     assert me["username"] == cli.username
     assert me["credential"]["type"] == "api_key"
     assert me["credential"]["scopes"] == ["compute:read"]
+
+
+def test_atonix_endpoint_never_receives_the_profile_key(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, recorder: tuple[str, list[str | None]]
+) -> None:
+    url, seen = recorder
+    monkeypatch.setenv("ATONIX_ENDPOINT", url)
+    expect_error(cli("whoami"), ExitCode.AUTH, "UNAUTHENTICATED")
+    assert seen == [None]  # the profile's key belongs to the profile's own backend
+
+    monkeypatch.setenv("ATONIX_API_KEY", "atonix_" + "k" * 43)
+    expect_error(cli("whoami"), ExitCode.AUTH, "UNAUTHENTICATED")
+    assert seen == [None, "ApiKey atonix_" + "k" * 43]
