@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import UniqueConstraint, func, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from engine.clock import utcnow
@@ -137,8 +137,13 @@ def _row(session: Session, *, owner: str, resource_type: str) -> QuotaUsage:
 def _ensure_row(session: Session, *, owner: str, resource_type: str, now: datetime) -> None:
     if resource_type not in DEFAULT_LIMITS:
         raise ValueError(f"unknown quota type {resource_type}")
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert: Any = sqlite.insert
+    if session.get_bind().dialect.name == "postgresql":
+        # Imported here: the PostgreSQL dialect package (with asyncpg's) costs ~20 ms to import,
+        # which every SQLite process (each embedded CLI command) would otherwise pay.
+        from sqlalchemy.dialects import postgresql
+
+        insert = postgresql.insert
     session.execute(
         insert(QuotaUsage)
         .values(owner=owner, resource_type=resource_type, used=0, last_updated=now)
