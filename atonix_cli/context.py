@@ -55,10 +55,10 @@ class Application:
             if self.options.debug:
                 logging.basicConfig(level=logging.DEBUG, format="debug: engine: %(message)s")
                 engine_log.setLevel(logging.DEBUG)
-            else:
-                # The engine's own error reports are for --debug; the user gets one line.
+            # The engine's own error reports are for --debug; otherwise the user gets one line.
+            if not any(isinstance(h, logging.NullHandler) for h in engine_log.handlers):
                 engine_log.addHandler(logging.NullHandler())
-                engine_log.propagate = False
+            engine_log.propagate = self.options.debug
             transport = LocalTransport(settings.data_dir, clock=settings.clock)
             self.debug(f"profile {settings.profile.name}: embedded engine in {settings.data_dir}")
         return ApiClient(transport, authorization=self._authorization(transport), trace=trace)

@@ -98,10 +98,23 @@ class AtonixCommand(TyperCommand):
             raise click.exceptions.Exit(0) from None
 
 
+class AtonixGroup(TyperGroup):
+    """A command group that also accepts the global options (`atonix instance -o json list`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(global_params())
+
+    def invoke(self, ctx: click.Context) -> Any:
+        merge_globals(ctx, {name: ctx.params.pop(name, None) for name in GLOBAL_NAMES})
+        return super().invoke(ctx)
+
+
 class ResourceApp(typer.Typer):
     """A command group whose commands all accept the global options."""
 
     def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("cls", AtonixGroup)
         kwargs.setdefault("no_args_is_help", True)
         kwargs.setdefault("add_completion", False)
         super().__init__(**kwargs)

@@ -58,7 +58,11 @@ def login(
 
 
 @logout_app.command("logout")
-def logout() -> None:
+def logout(
+    force: bool = typer.Option(
+        False, "--force", help="Forget an embedded engine's API key even if it is the only way in."
+    ),
+) -> None:
     """Revoke this profile's bearer token and forget it (an API key is only forgotten).
 
     Example: atonix logout
@@ -68,6 +72,13 @@ def logout() -> None:
     profile = settings.profile
     if profile.credential is None:
         raise CliError(f"profile {profile.name!r} holds no credential", ExitCode.AUTH)
+    if profile.credential == "api_key" and not profile.is_remote and not force:
+        # The embedded admin's key is the way into a local engine; forgetting it locks you out.
+        raise CliError(
+            f"profile {profile.name!r} is embedded and its API key may be the only way in; "
+            "pass --force to forget it anyway",
+            ExitCode.USAGE,
+        )
     if profile.credential == "token":
         cli.client.post("auth/logout/")
     settings.secrets.delete(profile.secret_store, profile.name, profile.credential)

@@ -92,9 +92,11 @@ class SecretStore:
         marker = self.config_dir / WARNED_MARKER
         if marker.exists():
             return
-        print(
-            f"warning: no OS keyring available; storing credentials in {self.file} (mode 0600)",
-            file=sys.stderr,
+        reason = (
+            "ATONIX_SECRET_STORE=file"
+            if os.environ.get("ATONIX_SECRET_STORE") == "file"
+            else "no OS keyring available"
         )
+        print(f"warning: {reason}; storing credentials in {self.file} (mode 0600)", file=sys.stderr)
         self.config_dir.mkdir(parents=True, exist_ok=True)
         marker.touch()

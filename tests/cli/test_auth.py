@@ -93,3 +93,13 @@ def test_one_users_instances_are_invisible_to_another(cli: Cli) -> None:
 
     assert cli.json("--profile", "bob", "instance", "show", "private-1")["status"] == "running"
     assert cli.json("instance", "show", instance_id)["owner"] == bob  # an admin sees everyone's
+
+
+def test_logout_keeps_the_embedded_admin_key_unless_forced(embedded: Cli) -> None:
+    embedded.ok("whoami")
+    key = embedded.secret("api_key")
+    assert key is not None
+    expect_error(embedded("logout"), ExitCode.USAGE, "--force")
+    assert embedded.secret("api_key") == key
+    embedded.ok("logout", "--force")
+    assert embedded.secret("api_key") is None

@@ -89,6 +89,7 @@ def test_an_invalid_query_is_a_usage_error(cli: Cli) -> None:
         ("flavor", "list", "-o", "json", "--query", "[0].name"),
         ("-o", "yaml", "flavor", "list", "--query", "[0].name", "-o", "json"),
         ("--output=json", "flavor", "list", "--query=[0].name"),
+        ("flavor", "-o", "json", "list", "--query", "[0].name"),
     ],
 )
 def test_global_options_before_or_after_the_subcommand(cli: Cli, args: tuple[str, ...]) -> None:
