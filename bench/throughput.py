@@ -1,0 +1,125 @@
+"""Instance creates per second: in-process (WSGI, as the embedded CLI) and over HTTP (waitress).
+
+    .venv/bin/python bench/throughput.py                 # both, 11 blocks of 1,000 creates
+    .venv/bin/python bench/throughput.py --only inprocess --blocks 3
+
+Each create is `POST /api/v1/services/instances/` as the admin, one at a time, with an
+Idempotency-Key as the CLI sends, in blocks of 1,000: the first block (0 -> 1,000 instances) is
+timed, the engine is filled up to 10,000, and one more block (10,000 -> 11,000) is timed.
+`--fill seed` (default) fills by calling the engine's own create_instance service function in
+one transaction per 2,000 (quotas, IPs, lifecycle and audit records as through the API, but no
+HTTP, auth or idempotency records); `--fill api` fills through the API and prints the rate of
+every block (about 2 minutes more per transport on a 2-core machine).
+
+Targets: >= 400 creates/s in-process, >= 150/s over HTTP, and the block after 10,000 no slower
+than the first (10% allowed for noise). Rates are also given from the median latency, which
+other work on the machine disturbs less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from typing import Any
+
+from benchlib import Client, InProcess, Server, machine_note, say, scratch, seed_instances
+
+TARGETS = {"inprocess": 400.0, "http": 150.0}
+BLOCK = 1000
+NOISE = 0.10
+
+
+def run_block(client: Client, block: int, label: str) -> float:
+    latencies = []
+    started = time.perf_counter()
+    for i in range(BLOCK):
+        t0 = time.perf_counter()
+        client.create_instance(f"{label}-{block}-{i}", idempotency_key=uuid.uuid4().hex)
+        latencies.append(time.perf_counter() - t0)
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    p50 = latencies[BLOCK // 2]
+    say(
+        f"  {label:<9} instances {block * BLOCK:>6,} -> {(block + 1) * BLOCK:<6,} "
+        f"{BLOCK / elapsed:6.1f} creates/s   p50 {p50 * 1e3:5.2f} ms (= {1 / p50:4.0f}/s)"
+        f"   p95 {latencies[int(BLOCK * 0.95)] * 1e3:5.2f} ms"
+    )
+    return BLOCK / elapsed
+
+
+def fill(client: Client, db: Any, start: int, stop: int, how: str, label: str) -> list[float]:
+    """From `start` to `stop` instances; the rates of the API blocks if filling through it."""
+    if how == "api":
+        return [run_block(client, block, label) for block in range(start // BLOCK, stop // BLOCK)]
+    began = time.perf_counter()
+    seed_instances(db, "admin", stop - start, prefix=label)
+    say(
+        f"  {label:<9} filled {start:,} -> {stop:,} with the service function in "
+        f"{time.perf_counter() - began:.1f} s"
+    )
+    return []
+
+
+def verdict(label: str, rates: list[float], after: int) -> bool:
+    target = TARGETS[label]
+    first, last = rates
+    ok_rate = first >= target
+    ok_flat = last >= first * (1 - NOISE)
+    say(
+        f"{label:<9}: first {BLOCK:,}: {first:5.0f}/s (target >= {target:.0f}/s: "
+        f"{'ok' if ok_rate else 'MISSED'}); after {after:,}: {last:5.0f}/s = "
+        f"{last / first:.2f}x the first ({'ok' if ok_flat else 'SLOWER'})"
+    )
+    return ok_rate and ok_flat
+
+
+def measure(client: Client, db: Any, how: str, label: str, after: int) -> list[float]:
+    """The first block, a fill up to `after`, then one more block: [first rate, later rate]."""
+    client.raise_quotas("admin", 4 * (after + BLOCK))  # t3.micro: 2 vCPUs and 1 GB each
+    first = run_block(client, 0, label)
+    fill(client, db, BLOCK, after, how, label)
+    last = run_block(client, after // BLOCK, label)
+    return [first, last]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--after", type=int, default=10_000, help="instances before the second timed block (10,000)"
+    )
+    parser.add_argument("--fill", choices=("seed", "api"), default="seed")
+    parser.add_argument("--only", choices=("inprocess", "http"), default=None)
+    args = parser.parse_args()
+    results: dict[str, list[float]] = {}
+    say(machine_note())
+
+    if args.only in (None, "inprocess"):
+        with scratch("throughput") as root:
+            client = InProcess(root / "engine")
+            say("in-process (EngineApp via WSGI, as the embedded CLI):")
+            results["inprocess"] = measure(client, client.db, args.fill, "inprocess", args.after)
+            client.close()
+
+    if args.only in (None, "http"):
+        with scratch("throughput") as root, Server(root / "server") as server:
+            from engine.db import Database, sqlite_url
+
+            remote = server.client()
+            # The fill writes to the server's database from this process (SQLite WAL).
+            db = Database(sqlite_url(server.data_dir / "atonix.db"))
+            say(f"over HTTP ({server.url}: waitress, 8 threads; one client, keep-alive):")
+            results["http"] = measure(remote, db, args.fill, "http", args.after)
+            remote.close()
+            db.dispose()
+
+    say()
+    ok = all([verdict(label, rates, args.after) for label, rates in results.items()])
+    say("all throughput targets met" if ok else "some throughput targets MISSED")
+    say(machine_note(end=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
