@@ -20,8 +20,26 @@ from engine.errors import SchemaMismatch
 log = logging.getLogger("atonix.engine")
 
 # Bump when a table changes shape, and add the step from the previous version to MIGRATIONS.
-SCHEMA_VERSION = 1
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+SCHEMA_VERSION = 2
+
+
+def _v1_to_v2(conn: Connection) -> None:
+    """Instances gained an index on termination_time, and per-owner row counts."""
+    if not inspect(conn).has_table("instances"):
+        return  # created later, lazily, already in the new shape
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_instances_termination_time ON instances (termination_time)"
+    )
+    from engine.counts import RowCount
+
+    conn.execute(CreateTable(RowCount.__table__, if_not_exists=True))  # type: ignore[attr-defined]
+    conn.exec_driver_sql(
+        "INSERT INTO row_counts (collection, owner, n) "
+        "SELECT 'instances', owner, count(*) FROM instances GROUP BY owner"
+    )
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
 # Rows a table starts with (built-in catalogs), written in the transaction that creates it.
 SEEDS: dict[str, Callable[[Connection], None]] = {}
 

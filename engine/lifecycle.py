@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, select, update
+from sqlalchemy import case, delete, exists, func, select, update
 
 from engine.context import Ctx
 from engine.db import Database
@@ -24,6 +24,10 @@ class Lifecycle:
     resource_type: str
     model: Any
     completes_to: dict[str, str]
+    # Rows whose `retention_column` is older than `retention` are removed (and uncounted).
+    retention: timedelta | None = None
+    retention_column: str = ""
+    counted_as: str = ""  # the collection name in `row_counts`, for a counted model
 
     def __post_init__(self) -> None:
         MANAGED.append(self)
@@ -47,27 +51,48 @@ class Lifecycle:
     def settle(self, db: Database, now: datetime) -> int:
         """Complete every transition of this model that is due by `now`; returns how many did.
 
-        Runs in its own short write transaction, before the request's reads, and only when
-        something is due, so reads stay reads in the common case.
+        Also removes rows past their retention. Runs in its own short write transaction, before
+        the request's reads, and only when something is due, so reads stay reads as a rule.
         """
         model = self.model
         due = model.status_due_at <= now
+        expired = None
+        if self.retention is not None:
+            expired = getattr(model, self.retention_column) <= now - self.retention
         with db.engine.connect() as conn:
             pending = conn.execute(select(exists().where(due))).scalar()
+            stale = expired is not None and conn.execute(select(exists().where(expired))).scalar()
             conn.rollback()
-        if not pending:
+        if not pending and not stale:
             return 0
         with db.write_engine.begin() as conn:
-            result = conn.execute(
-                update(model)
-                .where(due)
-                .values(
-                    status=case(self.completes_to, value=model.status, else_=model.status),
-                    updated_at=model.status_due_at,
-                    status_due_at=None,
+            done = 0
+            if pending:
+                result = conn.execute(
+                    update(model)
+                    .where(due)
+                    .values(
+                        status=case(self.completes_to, value=model.status, else_=model.status),
+                        updated_at=model.status_due_at,
+                        status_due_at=None,
+                    )
                 )
-            )
-            return int(result.rowcount)
+                done = int(result.rowcount)
+            if stale:
+                self._purge(conn, expired)
+            return done
+
+    def _purge(self, conn: Any, expired: Any) -> None:
+        model = self.model
+        if self.counted_as:
+            from engine import counts
+
+            per_owner = conn.execute(
+                select(model.owner, func.count()).where(expired).group_by(model.owner)
+            ).all()
+            for owner, n in per_owner:
+                counts.add(conn, collection=self.counted_as, owner=owner, delta=-n)
+        conn.execute(delete(model).where(expired))
 
 
 def settle_all(db: Database, now: datetime) -> None:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_
-from sqlmodel import col, select
+from sqlmodel import select
 
-from engine import audit, ipam, quotas
+from engine import audit, counts, ipam, quotas
 from engine.compute import flavors, images, metrics
 from engine.compute.models import (
     INSTANCE_LIFECYCLE,
@@ -30,7 +28,6 @@ from engine.resources import ResourceKind, apply_common, common_public
 DEFAULT_PRIVATE_NETWORK = ipaddress.IPv4Network("10.0.0.0/16")
 PUBLIC_NETWORK = ipaddress.IPv4Network("203.0.113.0/24")
 FINAL_STATES = ("terminated", "cancelled")
-RETENTION = timedelta(days=30)
 
 LIFECYCLE = INSTANCE_LIFECYCLE
 
@@ -91,16 +88,6 @@ def detail(ctx: Ctx, instance: Instance) -> dict[str, Any]:
     }
 
 
-def _visible(ctx: Ctx, model: Any) -> list[Any]:
-    # Terminated instances stay visible for 30 days (SPEC B3), then drop out of every view.
-    recent = or_(
-        col(model.termination_time).is_(None), col(model.termination_time) > ctx.now - RETENTION
-    )
-    if ctx.sees_everything():
-        return [recent]
-    return [col(model.owner) == ctx.principal.username, recent]
-
-
 def _quota_amounts(vcpus: int, memory_mb: int) -> dict[str, int]:
     return {"instances": 1, "vcpus": vcpus, "memory_gb": math.ceil(memory_mb / 1024)}
 
@@ -145,6 +132,7 @@ def create_instance(ctx: Ctx, spec: InstanceCreate) -> Instance:
     instance.public_ip = _public_ip(ctx, instance_id)
     LIFECYCLE.begin(ctx, instance, "pending")
     ctx.session.add(instance)
+    counts.add(ctx.session, collection="instances", owner=owner, delta=1)
     audit.record(
         ctx,
         action="create",
@@ -252,7 +240,7 @@ INSTANCES = ResourceKind(
     search=("instance_id", "name", "private_ip", "public_ip"),
     ordering=("created_at", "name", "status"),
     default_ordering="-created_at",
-    visible=_visible,
+    counted_as="instances",
     lifecycle=LIFECYCLE,
     create_schema=InstanceCreate,
     create=create_instance,

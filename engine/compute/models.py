@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import Field as PydanticField
 from pydantic import field_validator
@@ -76,13 +76,17 @@ class Instance(ResourceBase, table=True):
     enable_termination_protection: bool = False
     launch_time: datetime | None = None
     stop_time: datetime | None = None
-    termination_time: datetime | None = None
+    termination_time: datetime | None = Field(default=None, index=True)
 
 
 INSTANCE_LIFECYCLE = Lifecycle(
     resource_type="instance",
     model=Instance,
     completes_to={"pending": "running", "stopping": "stopped", "terminating": "terminated"},
+    # Terminated instances stay visible for 30 days, then are removed (SPEC B3).
+    retention=timedelta(days=30),
+    retention_column="termination_time",
+    counted_as="instances",
 )
 
 
