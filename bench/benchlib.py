@@ -425,7 +425,7 @@ def seed_instances(
 
 def bulk_instances(db: Any, owner: str, count: int, *, batch: int = 10_000) -> None:
     """Insert `count` running t3.micro instances of `owner` straight into the tables with Core
-    executemany, `batch` rows per transaction: the instance rows, their private IPs in the
+    executemany, `batch` rows per transaction: the instance rows and their count, private IPs in the
     owner's pool (and the pool's cursor) and the owner's quota usage, as the engine would leave
     them, but without audit records or public IPs. For volumes the API cannot reach quickly.
     Addresses continue from the pool's cursor, which API creates leave at the next free one."""
@@ -434,6 +434,7 @@ def bulk_instances(db: Any, owner: str, count: int, *, batch: int = 10_000) -> N
 
     from sqlalchemy import update
 
+    from engine import counts
     from engine.clock import utcnow
     from engine.compute.instances import DEFAULT_PRIVATE_NETWORK
     from engine.compute.models import Instance
@@ -495,6 +496,7 @@ def bulk_instances(db: Any, owner: str, count: int, *, batch: int = 10_000) -> N
         done += len(rows)
     with db.session(write=True) as session:
         session.merge(IpPool(pool=pool, cursor=offset + count))
+        counts.add(session, collection="instances", owner=owner, delta=count)
         for resource_type, amount in (("instances", 1), ("vcpus", 2), ("memory_gb", 1)):
             session.execute(
                 update(QuotaUsage)
