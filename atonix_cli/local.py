@@ -41,30 +41,42 @@ class LocalTransport:
         headers: Mapping[str, str],
         body: bytes | None,
     ) -> RawResponse:
-        payload = body or b""
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path,
-            "QUERY_STRING": urlencode(params),
-            "SERVER_NAME": "embedded",
-            "SERVER_PORT": "0",
-            "REMOTE_ADDR": "127.0.0.1",
-            "wsgi.input": io.BytesIO(payload),
-            "wsgi.url_scheme": "http",
-            "CONTENT_LENGTH": str(len(payload)),
-        }
-        for name, value in headers.items():
-            key = name.upper().replace("-", "_")
-            environ["CONTENT_TYPE" if key == "CONTENT_TYPE" else f"HTTP_{key}"] = value
-        captured: dict[str, Any] = {}
-
-        def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
-            captured["status"] = int(status.split(" ", 1)[0])
-            captured["headers"] = {k.lower(): v for k, v in response_headers}
-
-        chunks = self.app(environ, start_response)
-        content = b"".join(chunks)
-        return RawResponse(status=captured["status"], body=content, headers=captured["headers"])
+        return call_wsgi(self.app, method, path, params=params, headers=headers, body=body)
 
     def close(self) -> None:
         self.db.dispose()
+
+
+def call_wsgi(
+    app: Any,
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, Any],
+    headers: Mapping[str, str],
+    body: bytes | None,
+) -> RawResponse:
+    """One request to a WSGI app in this process, as a server would hand it over."""
+    payload = body or b""
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": urlencode(params),
+        "SERVER_NAME": "embedded",
+        "SERVER_PORT": "0",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": io.BytesIO(payload),
+        "wsgi.url_scheme": "http",
+        "CONTENT_LENGTH": str(len(payload)),
+    }
+    for name, value in headers.items():
+        key = name.upper().replace("-", "_")
+        environ["CONTENT_TYPE" if key == "CONTENT_TYPE" else f"HTTP_{key}"] = value
+    captured: dict[str, Any] = {}
+
+    def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
+        captured["status"] = int(status.split(" ", 1)[0])
+        captured["headers"] = {k.lower(): v for k, v in response_headers}
+
+    content = b"".join(app(environ, start_response))
+    return RawResponse(status=captured["status"], body=content, headers=captured["headers"])

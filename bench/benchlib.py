@@ -3,7 +3,6 @@ over HTTP, and fast seeding. Not a test module; the scripts in this directory im
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -17,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -228,27 +226,10 @@ class InProcess(Client):
         headers: dict[str, str],
         body: bytes,
     ) -> tuple[int, bytes]:
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path,
-            "QUERY_STRING": urlencode(params),
-            "SERVER_NAME": "embedded",
-            "SERVER_PORT": "0",
-            "REMOTE_ADDR": "127.0.0.1",
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.url_scheme": "http",
-            "CONTENT_LENGTH": str(len(body)),
-        }
-        for name, value in headers.items():
-            key = name.upper().replace("-", "_")
-            environ["CONTENT_TYPE" if key == "CONTENT_TYPE" else f"HTTP_{key}"] = value
-        captured: dict[str, int] = {}
+        from atonix_cli.local import call_wsgi
 
-        def start_response(status: str, _headers: list[tuple[str, str]]) -> None:
-            captured["status"] = int(status.split(" ", 1)[0])
-
-        content = b"".join(self.app(environ, start_response))
-        return captured["status"], content
+        reply = call_wsgi(self.app, method, path, params=params, headers=headers, body=body)
+        return reply.status, reply.body
 
     def as_user(self, authorization: str) -> InProcess:
         other = object.__new__(InProcess)
