@@ -40,17 +40,23 @@ def serve(
     """
     if clock not in CLOCK_MODES:
         raise CliError(f"--clock must be one of {', '.join(CLOCK_MODES)}", ExitCode.USAGE)
+    from engine.errors import SchemaMismatch
+    from engine.server import default_data_dir
     from engine.server import serve as run_server
-    from profiles.store import data_dir as default_data_dir
 
-    run_server(
-        host=host,
-        port=port,
-        database_url=database_url,
-        data_dir=data_dir or default_data_dir() / "server",
-        clock_mode=clock,
-        threads=threads,
-    )
+    try:
+        run_server(
+            host=host,
+            port=port,
+            database_url=database_url,
+            data_dir=data_dir or default_data_dir(),
+            clock_mode=clock,
+            threads=threads,
+        )
+    except OSError as exc:
+        raise CliError(str(exc), ExitCode.UNAVAILABLE) from None
+    except SchemaMismatch as exc:
+        raise CliError(str(exc), ExitCode.CONFLICT) from None
 
 
 @clock_app.command("show")

@@ -23,7 +23,7 @@ from engine.errors import SchemaMismatch
 CREDENTIALS_FILE = "admin-credentials.json"
 DATABASE_FILE = "atonix.db"
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8787
+DEFAULT_PORT = 8765
 
 
 def serve(
@@ -136,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         default=None,
         help="where the database and admin credentials live "
-        "(default: $ATONIX_ENGINE_DATA_DIR, else the user data dir)",
+        "(default: $ATONIX_ENGINE_DATA_DIR, else <$ATONIX_DATA_DIR or the user data dir>/server)",
     )
     parser.add_argument(
         "--database-url", default=None, help="SQLAlchemy URL (default: <data-dir>/atonix.db)"
@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             database_url=args.database_url,
-            data_dir=args.data_dir or _default_data_dir(),
+            data_dir=args.data_dir or default_data_dir(),
             clock_mode=args.clock,
             threads=args.threads,
         )
@@ -165,13 +165,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _default_data_dir() -> Path:
+def default_data_dir() -> Path:
+    """The server's own data dir, beside the CLI's embedded profiles (never inside one)."""
     configured = os.environ.get("ATONIX_ENGINE_DATA_DIR")
     if configured:
         return Path(configured)
+    root = os.environ.get("ATONIX_DATA_DIR")
+    if root:
+        return Path(root) / "server"
     from platformdirs import user_data_path
 
-    return user_data_path("atonix") / "engine"
+    return user_data_path("atonix") / "server"
 
 
 if __name__ == "__main__":
