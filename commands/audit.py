@@ -16,6 +16,7 @@ def audit() -> None:
     # A callback keeps `audit` a group: Typer would make a lone command the group itself,
     # and `atonix audit list` would then be refused.
 
+
 COLUMNS = (
     ("created_at", "TIME"),
     ("user", "USER"),
