@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from sqlalchemy import UniqueConstraint, delete
-from sqlmodel import Field, SQLModel, col, select
+from sqlalchemy import UniqueConstraint, bindparam, delete, exists, func, select
+from sqlmodel import Field, SQLModel, col
 
 from engine.context import Ctx
 from engine.errors import Conflict
@@ -39,37 +39,96 @@ def capacity(network: ipaddress.IPv4Network) -> int:
 
 
 def allocate(ctx: Ctx, *, pool: str, network: ipaddress.IPv4Network, resource_id: str) -> str:
-    """The next free address of `network` in `pool` for `resource_id`; 409 when none is left."""
+    """The next free address of `network` in `pool` for `resource_id`; 409 when none is left.
+
+    The common case costs two statements: the address at the pool's cursor is free (addresses
+    are handed out in order), so it is taken and the cursor moves on. Otherwise the pool is
+    counted first, so a full pool is refused without reading it, and then searched in windows.
+    """
     first = int(network.network_address) + RESERVED_HEAD
     size = capacity(network)
-    state = ctx.session.exec(
-        select(IpPool).where(IpPool.pool == pool).with_for_update()
-    ).first() or IpPool(pool=pool, cursor=0)
-    scanned = 0
-    while scanned < size:
-        offset = (state.cursor + scanned) % size
-        span = min(_WINDOW, size - offset, size - scanned)
-        low, high = first + offset, first + offset + span - 1
-        taken = set(
-            ctx.session.exec(
-                select(IpAllocation.address).where(
-                    IpAllocation.pool == pool,
-                    col(IpAllocation.address) >= low,
-                    col(IpAllocation.address) <= high,
-                )
+    session = ctx.session
+    state = (
+        session.execute(_STATE, {"pool": pool, "first": first, "size": size}).first()
+        if size
+        else None
+    )
+    if state is not None and not state.taken:
+        return _take(ctx, pool, first, size, state.cursor % size, resource_id, known=True)
+    if size and _count(ctx, pool, first, size) < size:
+        cursor = state.cursor if state is not None else 0
+        scanned = 0
+        while scanned < size:
+            offset = (cursor + scanned) % size
+            span = min(_WINDOW, size - offset, size - scanned)
+            low, high = first + offset, first + offset + span - 1
+            taken = set(
+                session.execute(_WINDOW_TAKEN, {"pool": pool, "low": low, "high": high}).scalars()
             )
-        )
-        for address in range(low, high + 1):
-            if address not in taken:
-                state.cursor = (address - first + 1) % size
-                ctx.session.add(state)
-                ctx.session.add(IpAllocation(pool=pool, address=address, resource_id=resource_id))
-                return str(ipaddress.IPv4Address(address))
-        scanned += span
+            for address in range(low, high + 1):
+                if address not in taken:
+                    return _take(
+                        ctx,
+                        pool,
+                        first,
+                        size,
+                        address - first,
+                        resource_id,
+                        known=state is not None,
+                    )
+            scanned += span
     raise Conflict(
         f"no free IP address left in {network}",
         details={"pool": pool, "cidr": str(network), "capacity": size},
     )
+
+
+def _count(ctx: Ctx, pool: str, first: int, size: int) -> int:
+    """The addresses of the pool's range that are taken (an index range, not a table read)."""
+    params = {"pool": pool, "low": first, "high": first + size - 1}
+    return int(ctx.session.execute(_COUNT, params).scalar_one())
+
+
+def _take(
+    ctx: Ctx, pool: str, first: int, size: int, offset: int, resource_id: str, *, known: bool
+) -> str:
+    """Record the address at `offset` as taken and move the pool's cursor past it."""
+    address = first + offset
+    cursor = (offset + 1) % size
+    ctx.session.execute(_INSERT, {"pool": pool, "address": address, "resource_id": resource_id})
+    ctx.session.execute(_MOVE if known else _CREATE, {"p_pool": pool, "p_cursor": cursor})
+    return str(ipaddress.IPv4Address(address))
+
+
+_pools = IpPool.__table__  # type: ignore[attr-defined]
+_allocations = IpAllocation.__table__  # type: ignore[attr-defined]
+# The pool's cursor, and whether the address at it is taken (locking the pool row where the
+# database can, as the cursor is about to move).
+_STATE = (
+    select(
+        _pools.c.cursor,
+        exists()
+        .where(
+            _allocations.c.pool == _pools.c.pool,
+            _allocations.c.address == bindparam("first") + _pools.c.cursor % bindparam("size"),
+        )
+        .label("taken"),
+    )
+    .where(_pools.c.pool == bindparam("pool"))
+    .with_for_update()
+)
+_IN_RANGE = (
+    _allocations.c.pool == bindparam("pool"),
+    _allocations.c.address >= bindparam("low"),
+    _allocations.c.address <= bindparam("high"),
+)
+_COUNT = select(func.count()).select_from(_allocations).where(*_IN_RANGE)
+_WINDOW_TAKEN = select(_allocations.c.address).where(*_IN_RANGE)
+_INSERT = _allocations.insert()
+_MOVE = (
+    _pools.update().where(_pools.c.pool == bindparam("p_pool")).values(cursor=bindparam("p_cursor"))
+)
+_CREATE = _pools.insert().values(pool=bindparam("p_pool"), cursor=bindparam("p_cursor"))
 
 
 def release(ctx: Ctx, *, resource_id: str) -> None:

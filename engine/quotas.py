@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, func, update
+from sqlalchemy import Integer, UniqueConstraint, bindparam, case, func, update
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -43,23 +44,34 @@ class QuotaUsage(SQLModel, table=True):
 
 def consume(ctx: Ctx, *, owner: str, resource_type: str, amount: int) -> None:
     """Take `amount` of a quota or raise 429; exact under concurrency (one conditional UPDATE)."""
-    if amount <= 0:
+    consume_many(ctx, owner=owner, amounts={resource_type: amount})
+
+
+def consume_many(ctx: Ctx, *, owner: str, amounts: dict[str, int]) -> None:
+    """Take several quotas of one owner at once, or raise 429 for the first that does not fit.
+
+    One conditional UPDATE covers every type: each row is raised only if its own limit allows,
+    so the check stays exact under concurrency. Types it did not raise either have no row yet
+    (inserted, then retried once) or are exceeded. As with one `consume` per type in order, the
+    types taken before a refusal stay taken until the unit of work rolls back.
+    """
+    wanted = {t: a for t, a in amounts.items() if a > 0}
+    if not wanted:
         return
-    _ensure_row(ctx.session, owner=owner, resource_type=resource_type, now=ctx.now)
-    default = DEFAULT_LIMITS[resource_type]
-    result = ctx.session.execute(
-        update(QuotaUsage)
-        .where(
-            col(QuotaUsage.owner) == owner,
-            col(QuotaUsage.resource_type) == resource_type,
-            col(QuotaUsage.used) + amount <= func.coalesce(col(QuotaUsage.limit), default),
-        )
-        .values(used=col(QuotaUsage.used) + amount, last_updated=ctx.now)
-    )
-    if result.rowcount == 1:  # type: ignore[attr-defined]
+    for resource_type in wanted:
+        if resource_type not in DEFAULT_LIMITS:
+            raise ValueError(f"unknown quota type {resource_type}")
+    missing = _take(ctx, owner, wanted)
+    if missing:
+        for resource_type in missing:
+            _ensure_row(ctx.session, owner=owner, resource_type=resource_type, now=ctx.now)
+        missing = _take(ctx, owner, {t: wanted[t] for t in missing})
+    if not missing:
         return
+    resource_type = next(t for t in wanted if t in missing)
+    amount = wanted[resource_type]
     row = _row(ctx.session, owner=owner, resource_type=resource_type)
-    limit = row.limit if row.limit is not None else default
+    limit = row.limit if row.limit is not None else DEFAULT_LIMITS[resource_type]
     raise QuotaExceeded(
         f"quota exceeded for {resource_type}: limit {limit}, used {row.used}, requested {amount}",
         details={
@@ -68,6 +80,40 @@ def consume(ctx: Ctx, *, owner: str, resource_type: str, amount: int) -> None:
             "used": row.used,
             "requested": amount,
         },
+    )
+
+
+def _take(ctx: Ctx, owner: str, amounts: dict[str, int]) -> set[str]:
+    """Raise every row of `amounts` that stays within its limit; the types it did not raise."""
+    types = tuple(amounts)
+    params: dict[str, Any] = {"q_owner": owner, "q_now": ctx.now}
+    for n, resource_type in enumerate(types):
+        params[f"amount_{n}"] = amounts[resource_type]
+        params[f"default_{n}"] = DEFAULT_LIMITS[resource_type]
+    taken = ctx.session.execute(_take_statement(types), params).scalars().all()
+    return set(types).difference(taken)
+
+
+@functools.cache
+def _take_statement(types: tuple[str, ...]) -> Any:
+    """UPDATE ... SET used = used + <amount of its type> WHERE <it fits> RETURNING the type."""
+    table = QuotaUsage.__table__  # type: ignore[attr-defined]
+    kind = table.c.resource_type
+    amount = case(
+        {t: bindparam(f"amount_{n}", type_=Integer) for n, t in enumerate(types)}, value=kind
+    )
+    default = case(
+        {t: bindparam(f"default_{n}", type_=Integer) for n, t in enumerate(types)}, value=kind
+    )
+    return (
+        update(table)
+        .where(
+            table.c.owner == bindparam("q_owner"),
+            kind.in_(types),
+            table.c.used + amount <= func.coalesce(table.c.limit, default),
+        )
+        .values(used=table.c.used + amount, last_updated=bindparam("q_now"))
+        .returning(kind)
     )
 
 

@@ -8,8 +8,13 @@ import secrets
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
+
+from sqlalchemy import bindparam, case, exists, select, update
+from sqlmodel import Session
 
 from engine.api.http import MAX_JSON_BODY, Request, Response, encode_json
 from engine.api.router import Router
@@ -17,7 +22,7 @@ from engine.api.routes import Route
 from engine.context import Ctx, Principal
 from engine.db import Database
 from engine.errors import ApiError, InternalError, MethodNotAllowed, NotFound, TooLarge
-from engine.lifecycle import settle_all
+from engine.lifecycle import MANAGED, Lifecycle, settle_all
 
 log = logging.getLogger("atonix.engine")
 
@@ -129,42 +134,27 @@ class EngineApp:
                 )
                 return _as_response(handler(request), route)
 
-        from engine.identity.service import authenticate, authorize
-
-        with db.session(write=False) as session:
-            now = db.now(session)
-            principal = authenticate(
-                session, authorization=request.headers.get("authorization"), now=now
-            )
-            # The caller is known from here on, so a refusal by authorize is audited too.
-            request.ctx_ = Ctx(
-                db=db,
-                session=session,
-                principal=principal,
-                now=now,
-                request_id=request_id,
-                source_ip=source_ip,
-                user_agent=request.headers.get("user-agent", ""),
-            )
-        authorize(principal, route.permission)
-        db.ensure_tables()
-        settle_all(db, now)
+        from engine.identity.service import authorize
 
         write = route.method not in ("GET", "HEAD")
         idempotency_key = request.headers.get("idempotency-key") if route.method == "POST" else None
         if idempotency_key:
             from engine.api import idempotency  # before the session, which creates its table
+        if not write:
+            # Due transitions complete in a write transaction of their own, before this read's.
+            with db.session(write=False) as session:
+                principal = self._caller(request, session, request_id, source_ip).principal
+            authorize(principal, route.permission)
+            db.ensure_tables()
+            settle_all(db, now=request.ctx.now)
         with db.session(write=write) as session:
-            ctx = Ctx(
-                db=db,
-                session=session,
-                principal=principal,
-                now=now,
-                request_id=request_id,
-                source_ip=source_ip,
-                user_agent=request.headers.get("user-agent", ""),
-            )
-            request.ctx_ = ctx
+            if write:
+                # One transaction for the whole write: the caller, due transitions, the change.
+                ctx = self._caller(request, session, request_id, source_ip)
+                authorize(ctx.principal, route.permission)
+                _settle_within(session, ctx.now)
+            else:
+                ctx = request.ctx_ = replace(request.ctx, session=session)
             if idempotency_key:
                 replay = idempotency.replay(ctx, key=idempotency_key, request=request)
                 if replay is not None:
@@ -173,6 +163,28 @@ class EngineApp:
             if idempotency_key:
                 idempotency.remember(ctx, key=idempotency_key, request=request, response=response)
             return response
+
+    def _caller(
+        self, request: Request, session: Session, request_id: str, source_ip: str | None
+    ) -> Ctx:
+        """Authenticate the request; its context from then on, so a refusal by authorize is
+        audited too."""
+        from engine.identity.service import authenticate
+
+        now = self.db.now(session)
+        principal = authenticate(
+            session, authorization=request.headers.get("authorization"), now=now
+        )
+        ctx = request.ctx_ = Ctx(
+            db=self.db,
+            session=session,
+            principal=principal,
+            now=now,
+            request_id=request_id,
+            source_ip=source_ip,
+            user_agent=request.headers.get("user-agent", ""),
+        )
+        return ctx
 
     def _handler(self, ref: str) -> Any:
         handler = self._handlers.get(ref)
@@ -209,6 +221,44 @@ class EngineApp:
                 )
         except Exception:  # the refusal itself must still reach the caller
             log.warning("could not audit a failed request:\n%s", traceback.format_exc())
+
+
+def _settle_within(session: Session, now: datetime) -> None:
+    """What `settle_all` does, in the caller's write transaction: one UPDATE per lifecycle, and
+    the purge of rows past their retention when there are any."""
+    conn = session.connection()
+    for lifecycle in MANAGED:
+        statements = _SETTLE.get(id(lifecycle))
+        if statements is None:
+            statements = _SETTLE[id(lifecycle)] = _settle_statements(lifecycle)
+        complete, stale = statements
+        conn.execute(complete, {"now": now})
+        if stale is not None and lifecycle.retention is not None:
+            cutoff = now - lifecycle.retention
+            if conn.execute(stale, {"cutoff": cutoff}).scalar():
+                column = getattr(lifecycle.model, lifecycle.retention_column)
+                lifecycle._purge(conn, column <= cutoff)
+
+
+def _settle_statements(lifecycle: Lifecycle) -> tuple[Any, Any]:
+    model = lifecycle.model
+    complete = (
+        update(model)
+        .where(model.status_due_at <= bindparam("now"))
+        .values(
+            status=case(lifecycle.completes_to, value=model.status, else_=model.status),
+            updated_at=model.status_due_at,
+            status_due_at=None,
+        )
+    )
+    stale = None
+    if lifecycle.retention is not None:
+        column = getattr(model, lifecycle.retention_column)
+        stale = select(exists().where(column <= bindparam("cutoff")))
+    return complete, stale
+
+
+_SETTLE: dict[int, tuple[Any, Any]] = {}  # lifecycles live as long as the process: id() is safe
 
 
 _ANONYMOUS = Principal(

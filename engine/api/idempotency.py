@@ -6,8 +6,8 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import UniqueConstraint
-from sqlmodel import Field, SQLModel, select
+from sqlalchemy import UniqueConstraint, bindparam, select
+from sqlmodel import Field, SQLModel
 
 from engine.api.http import Request, Response, encode_json
 from engine.clock import utcnow
@@ -35,16 +35,11 @@ def _fingerprint(request: Request) -> str:
 
 def replay(ctx: Ctx, *, key: str, request: Request) -> Response | None:
     """The stored response of an earlier request with this key, or None to run it now."""
-    record = ctx.session.exec(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.owner == ctx.principal.username, IdempotencyRecord.key == key
-        )
-    ).first()
+    record = ctx.session.execute(_FIND, {"owner": ctx.principal.username, "key": key}).first()
     if record is None:
         return None
     if record.created_at < ctx.now - WINDOW:
-        ctx.session.delete(record)
-        ctx.session.flush()
+        ctx.session.execute(_FORGET, {"record_id": record.id})
         return None
     if record.fingerprint != _fingerprint(request):
         raise Conflict("this Idempotency-Key was already used for a different request")
@@ -52,13 +47,24 @@ def replay(ctx: Ctx, *, key: str, request: Request) -> Response | None:
 
 
 def remember(ctx: Ctx, *, key: str, request: Request, response: Response) -> None:
-    ctx.session.add(
-        IdempotencyRecord(
-            owner=ctx.principal.username,
-            key=key,
-            fingerprint=_fingerprint(request),
-            status=response.status,
-            body=encode_json(response.body).decode(),
-            created_at=ctx.now,
-        )
+    ctx.session.execute(
+        _records.insert(),
+        {
+            "owner": ctx.principal.username,
+            "key": key,
+            "fingerprint": _fingerprint(request),
+            "status": response.status,
+            "body": encode_json(response.body).decode(),
+            "created_at": ctx.now,
+        },
     )
+
+
+# Prebuilt Core statements: this runs on every POST that carries a key.
+_records = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+_FIND = (
+    select(*(_records.c[n] for n in ("id", "fingerprint", "status", "body", "created_at")))
+    .where(_records.c.owner == bindparam("owner"), _records.c.key == bindparam("key"))
+    .limit(1)
+)
+_FORGET = _records.delete().where(_records.c.id == bindparam("record_id"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import col, func, select
 
 from engine import audit
@@ -27,6 +28,16 @@ def public(image: Image) -> dict[str, Any]:
         "is_public": image.is_public,
         "is_active": image.is_active,
     }
+
+
+def details(ctx: Ctx, image_id: str) -> dict[str, Any] | None:
+    """The public form of an image by id, as an instance's `image_details`; None if it is gone."""
+    row = ctx.session.execute(_BY_ID, {"image_id": image_id}).first()
+    return public(row) if row is not None else None  # type: ignore[arg-type]  # same attributes
+
+
+_images = Image.__table__  # type: ignore[attr-defined]
+_BY_ID = sa_select(_images).where(_images.c.image_id == bindparam("image_id")).limit(1)
 
 
 def _visible(ctx: Ctx, model: Any) -> list[Any]:

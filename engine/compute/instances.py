@@ -6,14 +6,10 @@ import ipaddress
 import math
 from typing import Any
 
-from sqlmodel import select
-
 from engine import audit, counts, ipam, quotas
 from engine.compute import flavors, images, metrics
 from engine.compute.models import (
     INSTANCE_LIFECYCLE,
-    Flavor,
-    Image,
     Instance,
     InstanceCreate,
     InstanceUpdate,
@@ -77,13 +73,11 @@ def public(instance: Instance) -> dict[str, Any]:
 
 
 def detail(ctx: Ctx, instance: Instance) -> dict[str, Any]:
-    flavor = ctx.session.exec(select(Flavor).where(Flavor.flavor_id == instance.flavor)).first()
-    image = ctx.session.exec(select(Image).where(Image.image_id == instance.image)).first()
     latest = metrics.samples(instance, now=ctx.now, limit=1)
     return {
         **public(instance),
-        "flavor_details": flavors.public(flavor) if flavor else None,
-        "image_details": images.public(image) if image else None,
+        "flavor_details": flavors.details(ctx, instance.flavor),
+        "image_details": images.details(ctx, instance.image),
         "metrics": latest[0] if latest else None,
     }
 
@@ -103,8 +97,7 @@ def create_instance(ctx: Ctx, spec: InstanceCreate) -> Instance:
     if spec.security_groups:
         raise field_error("security_groups", f"no such security group {spec.security_groups[0]!r}")
     owner = ctx.principal.username
-    for resource_type, amount in _quota_amounts(flavor.vcpus, flavor.memory_mb).items():
-        quotas.consume(ctx, owner=owner, resource_type=resource_type, amount=amount)
+    quotas.consume_many(ctx, owner=owner, amounts=_quota_amounts(flavor.vcpus, flavor.memory_mb))
     instance_id = new_id("i")
     instance = Instance(
         instance_id=instance_id,

@@ -8,7 +8,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from engine.context import ROLES, SCOPES, Ctx, Principal, scope_allows
@@ -213,33 +216,64 @@ def authenticate(session: Session, *, authorization: str | None, now: datetime) 
     scheme, _, secret = authorization.strip().partition(" ")
     scheme, secret = scheme.lower(), secret.strip()
     if scheme in ("token", "apikey"):
-        key = session.exec(select(ApiKey).where(ApiKey.key_hash == sha256(secret))).first()
+        # One query for the credential and its user (outer join: a vanished user is "inactive").
+        key = session.execute(_KEY_AND_USER, {"hash": sha256(secret)}).first()
         if key is None or key.revoked_at is not None:
             raise Unauthenticated("invalid or revoked API key")
         if key.expires_at is not None and key.expires_at <= now:
             raise Unauthenticated("API key expired")
-        user = session.get(User, key.user_id)
-        scopes, credential, credential_id = tuple(key.scopes), "api_key", key.key_id
+        user, scopes, credential, credential_id = key, tuple(key.scopes), "api_key", key.key_id
     elif scheme == "bearer":
-        token = session.exec(select(Token).where(Token.token_hash == sha256(secret))).first()
+        token = session.execute(_TOKEN_AND_USER, {"hash": sha256(secret)}).first()
         if token is None or token.revoked_at is not None:
             raise Unauthenticated("invalid or revoked bearer token")
         if token.expires_at <= now:
             raise Unauthenticated("bearer token expired; log in again")
-        user = session.get(User, token.user_id)
-        scopes, credential, credential_id = ALL_SCOPES, "token", token.token_id
+        user, scopes, credential, credential_id = token, ALL_SCOPES, "token", token.token_id
     else:
         raise Unauthenticated("unsupported Authorization scheme; use Token, ApiKey or Bearer")
-    if user is None or not user.is_active or user.id is None:
+    if user.user_id is None or not user.is_active:
         raise Unauthenticated("the user of this credential is inactive")
     return Principal(
-        user_id=user.id,
+        user_id=user.user_id,
         username=user.username,
         role=user.role,
         scopes=scopes,
         credential=credential,
         credential_id=credential_id,
     )
+
+
+def _credential_and_user(table: Any, hash_column: str, *columns: str) -> Any:
+    """A credential's row by its hash, with its user's columns (None if the user is gone)."""
+    users = User.__table__  # type: ignore[attr-defined]
+    return (
+        sa_select(
+            *(table.c[name] for name in columns),
+            table.c.revoked_at,
+            table.c.expires_at,
+            users.c.id.label("user_id"),
+            users.c.username,
+            users.c.role,
+            users.c.is_active,
+        )
+        .select_from(table.outerjoin(users, users.c.id == table.c.user_id))
+        .where(table.c[hash_column] == bindparam("hash"))
+        .limit(1)
+    )
+
+
+_KEY_AND_USER = _credential_and_user(
+    ApiKey.__table__,  # type: ignore[attr-defined]
+    "key_hash",
+    "key_id",
+    "scopes",
+)
+_TOKEN_AND_USER = _credential_and_user(
+    Token.__table__,  # type: ignore[attr-defined]
+    "token_hash",
+    "token_id",
+)
 
 
 def authorize(principal: Principal, permission: str) -> None:
