@@ -53,6 +53,8 @@ class CommonInput(Body):
     def _name(cls, value: str | None) -> str | None:
         if value is not None and not 1 <= len(value) <= 255:
             raise ValueError("must be 1-255 characters")
+        if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("must not contain control characters")
         return value
 
     @field_validator("tags")

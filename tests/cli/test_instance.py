@@ -78,8 +78,9 @@ def test_unknown_flavor_is_refused_and_creates_nothing(cli: Cli) -> None:
     assert cli.live_instances() == []
 
 
-def test_empty_name_is_refused(cli: Cli) -> None:
-    expect_error(cli(*CREATE, "--name", ""), ExitCode.USAGE, "name", "VALIDATION_ERROR")
+@pytest.mark.parametrize("name", ["", "   ", "web\n1", "x" * 256])
+def test_an_invalid_name_is_refused(cli: Cli, name: str) -> None:
+    expect_error(cli(*CREATE, "--name", name), ExitCode.USAGE, "name", "VALIDATION_ERROR")
     assert cli.live_instances() == []
 
 
