@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from sqlalchemy import UniqueConstraint, bindparam, delete, exists, func, select
+from sqlalchemy import UniqueConstraint, bindparam, case, delete, exists, func, select
 from sqlmodel import Field, SQLModel, col
 
 from engine.context import Ctx
@@ -41,21 +41,23 @@ def capacity(network: ipaddress.IPv4Network) -> int:
 def allocate(ctx: Ctx, *, pool: str, network: ipaddress.IPv4Network, resource_id: str) -> str:
     """The next free address of `network` in `pool` for `resource_id`; 409 when none is left.
 
-    The common case costs two statements: the address at the pool's cursor is free (addresses
-    are handed out in order), so it is taken and the cursor moves on. Otherwise the pool is
-    counted first, so a full pool is refused without reading it, and then searched in windows.
+    One statement reads the pool's cursor and whether the address there is taken, and only if it
+    is, how many of the pool's addresses are. So the common case (addresses go out in order: the
+    one at the cursor is free) takes it and moves the cursor on, three statements in all, and a
+    full pool is refused after the one, without reading its addresses. Otherwise the pool is
+    searched in windows from the cursor.
     """
     first = int(network.network_address) + RESERVED_HEAD
     size = capacity(network)
+    if not size:
+        raise _exhausted(pool, network, size)
     session = ctx.session
-    state = (
-        session.execute(_STATE, {"pool": pool, "first": first, "size": size}).first()
-        if size
-        else None
-    )
+    whole = {"pool": pool, "low": first, "high": first + size - 1}
+    state = session.execute(_STATE, {**whole, "first": first, "size": size}).first()
     if state is not None and not state.taken:
         return _take(ctx, pool, first, size, state.cursor % size, resource_id, known=True)
-    if size and _count(ctx, pool, first, size) < size:
+    used = state.used if state is not None else session.execute(_COUNT, whole).scalar_one()
+    if used < size:
         cursor = state.cursor if state is not None else 0
         scanned = 0
         while scanned < size:
@@ -77,16 +79,14 @@ def allocate(ctx: Ctx, *, pool: str, network: ipaddress.IPv4Network, resource_id
                         known=state is not None,
                     )
             scanned += span
-    raise Conflict(
+    raise _exhausted(pool, network, size)
+
+
+def _exhausted(pool: str, network: ipaddress.IPv4Network, size: int) -> Conflict:
+    return Conflict(
         f"no free IP address left in {network}",
         details={"pool": pool, "cidr": str(network), "capacity": size},
     )
-
-
-def _count(ctx: Ctx, pool: str, first: int, size: int) -> int:
-    """The addresses of the pool's range that are taken (an index range, not a table read)."""
-    params = {"pool": pool, "low": first, "high": first + size - 1}
-    return int(ctx.session.execute(_COUNT, params).scalar_one())
 
 
 def _take(
@@ -102,28 +102,29 @@ def _take(
 
 _pools = IpPool.__table__  # type: ignore[attr-defined]
 _allocations = IpAllocation.__table__  # type: ignore[attr-defined]
-# The pool's cursor, and whether the address at it is taken (locking the pool row where the
-# database can, as the cursor is about to move).
-_STATE = (
-    select(
-        _pools.c.cursor,
-        exists()
-        .where(
-            _allocations.c.pool == _pools.c.pool,
-            _allocations.c.address == bindparam("first") + _pools.c.cursor % bindparam("size"),
-        )
-        .label("taken"),
-    )
-    .where(_pools.c.pool == bindparam("pool"))
-    .with_for_update()
-)
 _IN_RANGE = (
     _allocations.c.pool == bindparam("pool"),
     _allocations.c.address >= bindparam("low"),
     _allocations.c.address <= bindparam("high"),
 )
+# How many addresses of the pool's range are taken (an index range, not a table read).
 _COUNT = select(func.count()).select_from(_allocations).where(*_IN_RANGE)
 _WINDOW_TAKEN = select(_allocations.c.address).where(*_IN_RANGE)
+# The pool's cursor; whether the address at it is taken; only if so, how many are (CASE evaluates
+# the count lazily). Locks the pool row where the database can, as the cursor is about to move.
+_AT_CURSOR = exists().where(
+    _allocations.c.pool == _pools.c.pool,
+    _allocations.c.address == bindparam("first") + _pools.c.cursor % bindparam("size"),
+)
+_STATE = (
+    select(
+        _pools.c.cursor,
+        _AT_CURSOR.label("taken"),
+        case((_AT_CURSOR, _COUNT.scalar_subquery())).label("used"),
+    )
+    .where(_pools.c.pool == bindparam("pool"))
+    .with_for_update()
+)
 _INSERT = _allocations.insert()
 _MOVE = (
     _pools.update().where(_pools.c.pool == bindparam("p_pool")).values(cursor=bindparam("p_cursor"))

@@ -6,7 +6,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, UniqueConstraint, bindparam, case, func, update
+from sqlalchemy import Integer, UniqueConstraint, bindparam, case, func, or_, update
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -109,7 +109,7 @@ def _take_statement(types: tuple[str, ...]) -> Any:
         update(table)
         .where(
             table.c.owner == bindparam("q_owner"),
-            kind.in_(types),
+            or_(*(kind == t for t in types)),  # not IN: no expanding parameter to render
             table.c.used + amount <= func.coalesce(table.c.limit, default),
         )
         .values(used=table.c.used + amount, last_updated=bindparam("q_now"))

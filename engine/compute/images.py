@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, or_
+from sqlalchemy import Row, bindparam, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import col, func, select
 
@@ -38,6 +38,15 @@ def details(ctx: Ctx, image_id: str) -> dict[str, Any] | None:
 
 _images = Image.__table__  # type: ignore[attr-defined]
 _BY_ID = sa_select(_images).where(_images.c.image_id == bindparam("image_id")).limit(1)
+# An image by id or name, of all (an admin's view) or of those `_visible` lets a user see.
+_LAUNCHABLE_ANY = (
+    sa_select(_images)
+    .where(or_(_images.c.image_id == bindparam("ref"), _images.c.name == bindparam("ref")))
+    .limit(10)
+)
+_LAUNCHABLE = _LAUNCHABLE_ANY.where(
+    or_(_images.c.is_public.is_(True), _images.c.owner == bindparam("me"))
+)
 
 
 def _visible(ctx: Ctx, model: Any) -> list[Any]:
@@ -53,10 +62,17 @@ def _writable(ctx: Ctx, image: Image) -> bool:
     )
 
 
-def find_launchable(ctx: Ctx, ref: str) -> Image:
-    """A visible, active image by id or unique name; one's own image wins a name tie."""
-    conditions = [or_(col(Image.image_id) == ref, col(Image.name) == ref), *_visible(ctx, Image)]
-    matches = list(ctx.session.exec(select(Image).where(*conditions).limit(10)))
+def find_launchable(ctx: Ctx, ref: str) -> Row[Any]:
+    """A visible, active image by id or unique name; one's own image wins a name tie.
+
+    A read-only row of the image's columns (`image_id`, `name`, ...), not a session object:
+    launching only reads it, and every launch looks one up.
+    """
+    if ctx.sees_everything():
+        found = ctx.session.execute(_LAUNCHABLE_ANY, {"ref": ref})
+    else:
+        found = ctx.session.execute(_LAUNCHABLE, {"ref": ref, "me": ctx.principal.username})
+    matches = found.all()
     by_id = [m for m in matches if m.image_id == ref]
     if len(matches) > 1 and not by_id:
         own = [m for m in matches if m.owner == ctx.principal.username]
