@@ -6,7 +6,10 @@ A list page's `count` then costs the same at a million rows as at ten (SPEC A4),
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import functools
+from typing import Any
+
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
@@ -23,17 +26,23 @@ def add(bind: Session | Connection, *, collection: str, owner: str, delta: int) 
     """Change one owner's count in the caller's transaction."""
     if delta == 0:
         return
-    table = RowCount.__table__  # type: ignore[attr-defined]
     dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+    bind.execute(_upsert(dialect), {"c_collection": collection, "c_owner": owner, "c_delta": delta})
+
+
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """INSERT the count, or add to it: built once per dialect (every create and purge runs it)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql as dialect_module
     else:
         from sqlalchemy.dialects import sqlite as dialect_module  # type: ignore[no-redef]
-    statement = dialect_module.insert(table).values(collection=collection, owner=owner, n=delta)
-    bind.execute(
-        statement.on_conflict_do_update(
-            index_elements=["collection", "owner"], set_={"n": table.c.n + delta}
-        )
+    table = RowCount.__table__  # type: ignore[attr-defined]
+    statement = dialect_module.insert(table).values(
+        collection=bindparam("c_collection"), owner=bindparam("c_owner"), n=bindparam("c_delta")
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["collection", "owner"], set_={"n": table.c.n + statement.excluded.n}
     )
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, exists, func, select, update
+from sqlalchemy import bindparam, case, delete, exists, func, select, update
+from sqlalchemy.engine import Connection
 
 from engine.context import Ctx
 from engine.db import Database
@@ -48,41 +50,59 @@ class Lifecycle:
                 details={"status": obj.status, "allowed": list(allowed)},
             )
 
-    def settle(self, db: Database, now: datetime) -> int:
-        """Complete every transition of this model that is due by `now`; returns how many did.
+    def settle(self, db: Database, now: datetime) -> None:
+        """Complete this model's due transitions and remove rows past retention, for a read.
 
-        Also removes rows past their retention. Runs in its own short write transaction, before
-        the request's reads, and only when something is due, so reads stay reads as a rule.
+        Runs in its own short write transaction, before the request's reads, and only when
+        something is due, so reads stay reads as a rule.
         """
-        model = self.model
-        due = model.status_due_at <= now
-        expired = None
-        if self.retention is not None:
-            expired = getattr(model, self.retention_column) <= now - self.retention
+        due_check, stale_check = self._statements[1], self._statements[2]
         with db.engine.connect() as conn:
-            pending = conn.execute(select(exists().where(due))).scalar()
-            stale = expired is not None and conn.execute(select(exists().where(expired))).scalar()
+            pending = conn.execute(due_check, {"now": now}).scalar()
+            stale = (
+                stale_check is not None
+                and conn.execute(stale_check, {"cutoff": self._cutoff(now)}).scalar()
+            )
             conn.rollback()
-        if not pending and not stale:
-            return 0
-        with db.write_engine.begin() as conn:
-            done = 0
-            if pending:
-                result = conn.execute(
-                    update(model)
-                    .where(due)
-                    .values(
-                        status=case(self.completes_to, value=model.status, else_=model.status),
-                        updated_at=model.status_due_at,
-                        status_due_at=None,
-                    )
-                )
-                done = int(result.rowcount)
-            if stale:
-                self._purge(conn, expired)
-            return done
+        if pending or stale:
+            with db.write_engine.begin() as conn:
+                self.settle_within(conn, now)
 
-    def _purge(self, conn: Any, expired: Any) -> None:
+    def settle_within(self, conn: Connection, now: datetime) -> None:
+        """The same, in a write transaction the caller holds already."""
+        complete, _, stale_check = self._statements
+        conn.execute(complete, {"now": now})
+        if (
+            stale_check is not None
+            and conn.execute(stale_check, {"cutoff": self._cutoff(now)}).scalar()
+        ):
+            self._purge(conn, getattr(self.model, self.retention_column) <= self._cutoff(now))
+
+    def _cutoff(self, now: datetime) -> datetime:
+        assert self.retention is not None
+        return now - self.retention
+
+    @functools.cached_property
+    def _statements(self) -> tuple[Any, Any, Any]:
+        """Built once: complete what is due; is anything due; is anything past retention."""
+        model = self.model
+        due = model.status_due_at <= bindparam("now")
+        complete = (
+            update(model)
+            .where(due)
+            .values(
+                status=case(self.completes_to, value=model.status, else_=model.status),
+                updated_at=model.status_due_at,
+                status_due_at=None,
+            )
+        )
+        stale = None
+        if self.retention is not None:
+            column = getattr(model, self.retention_column)
+            stale = select(exists().where(column <= bindparam("cutoff")))
+        return complete, select(exists().where(due)), stale
+
+    def _purge(self, conn: Connection, expired: Any) -> None:
         model = self.model
         if self.counted_as:
             from engine import counts
@@ -96,6 +116,12 @@ class Lifecycle:
 
 
 def settle_all(db: Database, now: datetime) -> None:
-    """Complete the due transitions of every lifecycle loaded in this process."""
+    """Complete the due transitions of every lifecycle loaded in this process (for reads)."""
     for lifecycle in MANAGED:
         lifecycle.settle(db, now)
+
+
+def settle_all_within(conn: Connection, now: datetime) -> None:
+    """The same inside the caller's write transaction (for writes, which hold the lock)."""
+    for lifecycle in MANAGED:
+        lifecycle.settle_within(conn, now)

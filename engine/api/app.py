@@ -9,11 +9,9 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from sqlalchemy import bindparam, case, exists, select, update
 from sqlmodel import Session
 
 from engine.api.http import MAX_JSON_BODY, Request, Response, encode_json
@@ -22,7 +20,7 @@ from engine.api.routes import Route
 from engine.context import Ctx, Principal
 from engine.db import Database
 from engine.errors import ApiError, InternalError, MethodNotAllowed, NotFound, TooLarge
-from engine.lifecycle import MANAGED, Lifecycle, settle_all
+from engine.lifecycle import settle_all, settle_all_within
 
 log = logging.getLogger("atonix.engine")
 
@@ -80,7 +78,6 @@ class EngineApp:
         self, request: Request, *, request_id: str, source_ip: str | None = None
     ) -> Response:
         started = time.perf_counter()
-        principal: Principal | None = None
         route: Route | None = None
         try:
             found = self.router.match(request.method, request.path)
@@ -98,8 +95,6 @@ class EngineApp:
             request.kind = _load(route.resource) if route.resource else None
             response = self._run(request, route, handler, request_id, source_ip)
         except ApiError as error:
-            if principal is None and request.ctx_ is not None:
-                principal = request.ctx_.principal
             self._audit_failure(request, route, error)
             response = _error_response(error, request_id)
         except Exception:
@@ -152,7 +147,7 @@ class EngineApp:
                 # One transaction for the whole write: the caller, due transitions, the change.
                 ctx = self._caller(request, session, request_id, source_ip)
                 authorize(ctx.principal, route.permission)
-                _settle_within(session, ctx.now)
+                settle_all_within(session.connection(), ctx.now)
             else:
                 ctx = request.ctx_ = replace(request.ctx, session=session)
             if idempotency_key:
@@ -221,44 +216,6 @@ class EngineApp:
                 )
         except Exception:  # the refusal itself must still reach the caller
             log.warning("could not audit a failed request:\n%s", traceback.format_exc())
-
-
-def _settle_within(session: Session, now: datetime) -> None:
-    """What `settle_all` does, in the caller's write transaction: one UPDATE per lifecycle, and
-    the purge of rows past their retention when there are any."""
-    conn = session.connection()
-    for lifecycle in MANAGED:
-        statements = _SETTLE.get(id(lifecycle))
-        if statements is None:
-            statements = _SETTLE[id(lifecycle)] = _settle_statements(lifecycle)
-        complete, stale = statements
-        conn.execute(complete, {"now": now})
-        if stale is not None and lifecycle.retention is not None:
-            cutoff = now - lifecycle.retention
-            if conn.execute(stale, {"cutoff": cutoff}).scalar():
-                column = getattr(lifecycle.model, lifecycle.retention_column)
-                lifecycle._purge(conn, column <= cutoff)
-
-
-def _settle_statements(lifecycle: Lifecycle) -> tuple[Any, Any]:
-    model = lifecycle.model
-    complete = (
-        update(model)
-        .where(model.status_due_at <= bindparam("now"))
-        .values(
-            status=case(lifecycle.completes_to, value=model.status, else_=model.status),
-            updated_at=model.status_due_at,
-            status_due_at=None,
-        )
-    )
-    stale = None
-    if lifecycle.retention is not None:
-        column = getattr(model, lifecycle.retention_column)
-        stale = select(exists().where(column <= bindparam("cutoff")))
-    return complete, stale
-
-
-_SETTLE: dict[int, tuple[Any, Any]] = {}  # lifecycles live as long as the process: id() is safe
 
 
 _ANONYMOUS = Principal(
