@@ -42,12 +42,7 @@ class QuotaUsage(SQLModel, table=True):
     last_updated: datetime = Field(default_factory=utcnow)
 
 
-def consume(ctx: Ctx, *, owner: str, resource_type: str, amount: int) -> None:
-    """Take `amount` of a quota or raise 429; exact under concurrency (one conditional UPDATE)."""
-    consume_many(ctx, owner=owner, amounts={resource_type: amount})
-
-
-def consume_many(ctx: Ctx, *, owner: str, amounts: dict[str, int]) -> None:
+def consume(ctx: Ctx, *, owner: str, amounts: dict[str, int]) -> None:
     """Take several quotas of one owner at once, or raise 429 for the first that does not fit.
 
     One conditional UPDATE covers every type: each row is raised only if its own limit allows,

@@ -97,7 +97,7 @@ def create_instance(ctx: Ctx, spec: InstanceCreate) -> Instance:
     if spec.security_groups:
         raise field_error("security_groups", f"no such security group {spec.security_groups[0]!r}")
     owner = ctx.principal.username
-    quotas.consume_many(ctx, owner=owner, amounts=_quota_amounts(flavor.vcpus, flavor.memory_mb))
+    quotas.consume(ctx, owner=owner, amounts=_quota_amounts(flavor.vcpus, flavor.memory_mb))
     instance_id = new_id("i")
     instance = Instance(
         instance_id=instance_id,
