@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -131,7 +130,3 @@ def _table(data: Any, columns: Sequence[Column] | None, stream: TextIO, color: b
         console.print(table)
     else:
         _text(data, columns, stream)
-
-
-def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()

@@ -26,7 +26,6 @@ DEFAULT_LIMITS: dict[str, int] = {
     "vpcs": 10,
     "load_balancers": 20,
 }
-WARNING_THRESHOLD = 0.8
 
 
 class QuotaUsage(SQLModel, table=True):
