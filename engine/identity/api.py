@@ -7,9 +7,7 @@ from typing import Any
 from pydantic import Field as PydanticField
 from sqlmodel import col, select
 
-from engine import audit
 from engine.api.http import Request, Response
-from engine.errors import Conflict
 from engine.identity import service
 from engine.identity.models import ApiKey, User
 from engine.resources import Body
@@ -83,11 +81,7 @@ def login(request: Request) -> dict[str, Any]:
 
 
 def logout(request: Request) -> dict[str, Any]:
-    ctx = request.ctx
-    service.revoke_token(ctx)
-    audit.record(
-        ctx, action="logout", resource_type="token", resource_id=ctx.principal.credential_id
-    )
+    service.revoke_token(request.ctx)
     return {"status": "Logged out"}
 
 
@@ -117,27 +111,11 @@ def create_key(request: Request) -> Response:
     secret, key = service.create_api_key(
         ctx, name=body.name, scopes=body.scopes, expires_in_days=body.expires_in_days
     )
-    audit.record(
-        ctx,
-        action="create",
-        resource_type="api_key",
-        resource_id=key.key_id,
-        resource_name=key.name,
-        details={"scopes": key.scopes},
-    )
     return Response(201, {**key_public(key, now=ctx.now), "key": secret})
 
 
 def revoke_key(request: Request) -> Response:
-    ctx = request.ctx
-    key = service.revoke_api_key(ctx, key_id=request.params["id"])
-    audit.record(
-        ctx,
-        action="revoke",
-        resource_type="api_key",
-        resource_id=key.key_id,
-        resource_name=key.name,
-    )
+    service.revoke_api_key(request.ctx, key_id=request.params["id"])
     return Response(204, None)
 
 
@@ -152,22 +130,13 @@ def list_users(request: Request) -> dict[str, Any]:
 
 
 def create_user(request: Request) -> Response:
-    ctx = request.ctx
     body = request.parse(UserBody)
     user = service.create_user(
-        ctx.session,
+        request.ctx,
         username=body.username,
         password=body.password,
         role=body.role,
         email=body.email,
-    )
-    audit.record(
-        ctx,
-        action="create",
-        resource_type="user",
-        resource_id=user.username,
-        resource_name=user.username,
-        details={"role": user.role},
     )
     return Response(201, user_public(user))
 
@@ -180,8 +149,6 @@ def update_user(request: Request) -> dict[str, Any]:
     ctx = request.ctx
     body = request.parse(UserUpdateBody)
     user = service.get_user(ctx.session, username=request.params["id"])
-    if user.id == ctx.principal.user_id and body.role not in (None, "admin"):
-        raise Conflict("you cannot remove your own admin role")
     service.update_user(
         ctx,
         user,
@@ -189,13 +156,5 @@ def update_user(request: Request) -> dict[str, Any]:
         password=body.password,
         email=body.email,
         is_active=body.is_active,
-    )
-    audit.record(
-        ctx,
-        action="update",
-        resource_type="user",
-        resource_id=user.username,
-        resource_name=user.username,
-        details={k: v for k, v in body.model_dump(exclude_none=True).items() if k != "password"},
     )
     return user_public(user)

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
+from engine import audit
 from engine.context import ROLES, SCOPES, Ctx, Principal, scope_allows
 from engine.db import Database
 from engine.errors import Conflict, Forbidden, NotFound, Unauthenticated, field_error
@@ -38,8 +39,9 @@ def sha256(secret: str) -> str:
 
 
 def create_user(
-    session: Session, *, username: str, password: str, role: str = "developer", email: str = ""
+    ctx: Ctx, *, username: str, password: str, role: str = "developer", email: str = ""
 ) -> User:
+    session = ctx.session
     if not USERNAME_PATTERN.fullmatch(username):
         raise field_error(
             "username", "2-63 lowercase letters, digits, '.', '_' or '-', starting with a letter"
@@ -52,6 +54,14 @@ def create_user(
     user = User(username=username, password_hash=hash_password(password), role=role, email=email)
     session.add(user)
     session.flush()
+    audit.record(
+        ctx,
+        action="create",
+        resource_type="user",
+        resource_id=username,
+        resource_name=username,
+        details={"role": role},
+    )
     return user
 
 
@@ -71,6 +81,8 @@ def update_user(
     email: str | None = None,
     is_active: bool | None = None,
 ) -> User:
+    if user.id == ctx.principal.user_id and role not in (None, "admin"):
+        raise Conflict("you cannot remove your own admin role")
     if role is not None:
         if role not in ROLES:
             raise field_error("role", f"must be one of {', '.join(ROLES)}")
@@ -86,6 +98,18 @@ def update_user(
         user.is_active = is_active
     user.updated_at = ctx.now
     ctx.session.add(user)
+    changed = {"role": role, "email": email, "is_active": is_active}
+    audit.record(
+        ctx,
+        action="update",
+        resource_type="user",
+        resource_id=user.username,
+        resource_name=user.username,
+        details={
+            "password_changed": password is not None,
+            **{k: v for k, v in changed.items() if v is not None},
+        },
+    )
     return user
 
 
@@ -126,6 +150,7 @@ def revoke_token(ctx: Ctx) -> None:
     ).one()
     token.revoked_at = ctx.now
     ctx.session.add(token)
+    audit.record(ctx, action="logout", resource_type="token", resource_id=token.token_id)
 
 
 def create_api_key(
@@ -172,6 +197,14 @@ def create_api_key(
         created_at=ctx.now,
     )
     ctx.session.add(key)
+    audit.record(
+        ctx,
+        action="create",
+        resource_type="api_key",
+        resource_id=key.key_id,
+        resource_name=name,
+        details={"scopes": wanted},
+    )
     return secret, key
 
 
@@ -194,6 +227,13 @@ def revoke_api_key(ctx: Ctx, *, key_id: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = ctx.now
         ctx.session.add(key)
+    audit.record(
+        ctx,
+        action="revoke",
+        resource_type="api_key",
+        resource_id=key.key_id,
+        resource_name=key.name,
+    )
     return key
 
 
@@ -309,7 +349,8 @@ def bootstrap_admin(db: Database, *, username: str = "admin") -> AdminCredential
             return None
         now = db.now(session)
         password = secrets.token_urlsafe(18)
-        user = create_user(session, username=username, password=password, role="admin")
+        system = Ctx(db=db, session=session, principal=SYSTEM, now=now)
+        user = create_user(system, username=username, password=password, role="admin")
         assert user.id is not None
         principal = Principal(
             user_id=user.id,
@@ -322,6 +363,17 @@ def bootstrap_admin(db: Database, *, username: str = "admin") -> AdminCredential
         ctx = Ctx(db=db, session=session, principal=principal, now=now)
         secret, _ = create_api_key(ctx, name="bootstrap", expires_in_days=None)
         return AdminCredentials(username=username, password=password, api_key=secret)
+
+
+# Who the audit log names for what the engine does by itself (the first admin's creation).
+SYSTEM = Principal(
+    user_id=0,
+    username="system",
+    role="admin",
+    scopes=ALL_SCOPES,
+    credential="none",
+    credential_id="",
+)
 
 
 @functools.cache

@@ -110,3 +110,28 @@ def test_a_forbidden_mutation_is_audited_under_its_caller(engine: LocalEngine) -
         ("create", "instance", "failure")
     ]
     assert records[0]["error_message"] == "FORBIDDEN: the viewer role can only read"
+
+
+def test_identity_changes_are_audited_by_the_engine(engine: LocalEngine) -> None:
+    first = expect(engine.admin.get(AUDIT, params={"resource_type": "user"}), 200)["results"]
+    assert [(r["user"], r["action"], r["resource_id"]) for r in first] == [
+        ("system", "create", "admin")
+    ]
+    alice = engine.user()
+    expect(
+        engine.admin.patch(f"/api/v1/users/{alice.username}/", json={"password": "n3w-secret!"}),
+        200,
+    )
+    key = expect(alice.client.post("/api/v1/auth/keys/", json={"name": "ci"}), 201)
+    expect(alice.client.delete(f"/api/v1/auth/keys/{key['key_id']}/"), 204)
+    records = expect(engine.admin.get(AUDIT, params={"page_size": 1000}), 200)["results"]
+    seen = {(r["user"], r["action"], r["resource_type"]) for r in records}
+    assert {
+        ("admin", "create", "user"),
+        ("admin", "update", "user"),
+        (alice.username, "create", "api_key"),
+        (alice.username, "revoke", "api_key"),
+    } <= seen
+    update = next(r for r in records if r["action"] == "update" and r["resource_type"] == "user")
+    assert update["details"] == {"password_changed": True}
+    assert "n3w-secret!" not in json.dumps(records)
