@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -271,83 +270,30 @@ class Http(Client):
 
 # --- the server -------------------------------------------------------------------------------
 
-_LISTENING = re.compile(r"atonix engine listening on (http://\S+)")
-
 
 class Server:
-    """`python -m engine.server` on a free port, with its data in `data_dir`."""
+    """`python -m engine.server` on a free port with its data in `data_dir`, started by the
+    tests' own launcher (tests/support/server.py)."""
 
     def __init__(
-        self,
-        data_dir: Path,
-        *,
-        clock: str = "instant",
-        threads: int = 8,
-        admin_api_key: str | None = None,
+        self, data_dir: Path, *, clock: str = "instant", admin_api_key: str | None = None
     ) -> None:
         """`admin_api_key`: for a database whose admin exists already (no credentials file)."""
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.data_dir = data_dir
-        self.log_path = data_dir / "server.log"
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "engine.server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--data-dir",
-                str(data_dir),
-                "--clock",
-                clock,
-                "--threads",
-                str(threads),
-            ],
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        if str(REPO) not in sys.path:
+            sys.path.insert(0, str(REPO))
+        from tests.support.server import start_server
+
+        self._running = start_server(
+            data_dir, clock=clock, data_dir=data_dir, admin_api_key=admin_api_key
         )
-        log.close()
-        self.url = self._wait_until_up()
-        if admin_api_key is None:
-            credentials = json.loads((data_dir / "admin-credentials.json").read_text())
-            admin_api_key = str(credentials["api_key"])
-        self.admin_api_key: str = admin_api_key
-
-    def _wait_until_up(self) -> str:
-        import httpx
-
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited:\n{self.log_path.read_text()}")
-            found = _LISTENING.findall(self.log_path.read_text(errors="replace"))
-            if found:
-                try:
-                    if httpx.get(f"{found[-1]}/api/v1/health/", timeout=2).status_code == 200:
-                        return str(found[-1])
-                except httpx.TransportError:
-                    pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"the server did not come up:\n{self.log_path.read_text()}")
+        self.url: str = self._running.url
+        self.admin_api_key: str = self._running.admin_api_key
 
     def client(self) -> Http:
         return Http(self.url, f"ApiKey {self.admin_api_key}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self._running.stop()
 
     def __enter__(self) -> Server:
         return self

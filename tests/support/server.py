@@ -76,9 +76,19 @@ class RunningServer:
         self.stop()
 
 
-def start_server(tmp_path: Path, clock: str = "instant") -> RunningServer:
-    """Start `python -m engine.server` on a free port and wait until it answers /health/."""
-    data_dir = tmp_path / "data"
+def start_server(
+    tmp_path: Path,
+    clock: str = "instant",
+    *,
+    data_dir: Path | None = None,
+    admin_api_key: str | None = None,
+) -> RunningServer:
+    """Start `python -m engine.server` on a free port and wait until it answers /health/.
+
+    `data_dir` (default `<tmp_path>/data`) may hold a database made elsewhere, whose admin key
+    is then `admin_api_key`, as no credentials file was written for it.
+    """
+    data_dir = data_dir or tmp_path / "data"
     tmp_path.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix="server-", suffix=".log", dir=tmp_path)
     log_path = Path(name)
@@ -106,7 +116,11 @@ def start_server(tmp_path: Path, clock: str = "instant") -> RunningServer:
         )
     try:
         url = _wait_until_up(process, log_path)
-        credentials = json.loads((data_dir / "admin-credentials.json").read_text())
+        credentials = (
+            {"api_key": admin_api_key, "password": "", "username": "admin"}
+            if admin_api_key
+            else json.loads((data_dir / "admin-credentials.json").read_text())
+        )
     except BaseException:
         if process.poll() is None:
             process.kill()
