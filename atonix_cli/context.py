@@ -162,6 +162,8 @@ class Application:
         matches = self.client.list_all(f"services/{collection}/", name=ref)
         live = [m for m in matches if m.get("status") not in GONE_STATES]
         candidates = live or matches
+        if not candidates and ref.startswith(f"{prefix}-"):
+            return ref  # a readable id (built-in images: ami-ubuntu2204); the API judges it
         if not candidates:
             raise CliError(f"no {label} named or with id {ref!r}", ExitCode.NOT_FOUND)
         if len(candidates) > 1:

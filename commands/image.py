@@ -25,8 +25,6 @@ Ref = typer.Argument(..., metavar="IMAGE", help="Image id (ami-…) or unique na
 
 
 def _id(cli: Application, ref: str) -> str:
-    if ref.startswith("ami-"):
-        return ref
     return cli.resolve("images", ref, prefix="ami", label="image")
 
 
