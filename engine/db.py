@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from engine.errors import SchemaMismatch
 log = logging.getLogger("atonix.engine")
 
 # Bump when a table changes shape, and add the step from the previous version to MIGRATIONS.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _v1_to_v2(conn: Connection) -> None:
@@ -39,7 +39,53 @@ def _v1_to_v2(conn: Connection) -> None:
     )
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
+def _v2_to_v3(conn: Connection) -> None:
+    """Due work moved onto one timeline: pending transitions and retention become its items."""
+    from engine.timeline import DueItem
+
+    table = DueItem.__table__  # type: ignore[attr-defined]
+    conn.execute(CreateTable(table, if_not_exists=True))
+    for index in table.indexes:
+        conn.execute(CreateIndex(index, if_not_exists=True))
+    if not inspect(conn).has_table("instances"):
+        return
+    items = [
+        {
+            "due_at": _as_datetime(due_at),
+            "kind": "instance.complete",
+            "module": "engine.compute.models",
+            "resource_id": instance_id,
+            "expected": status,
+        }
+        for instance_id, status, due_at in conn.exec_driver_sql(
+            "SELECT instance_id, status, status_due_at FROM instances "
+            "WHERE status_due_at IS NOT NULL"
+        )
+    ]
+    items += [
+        {
+            "due_at": _as_datetime(ended) + timedelta(days=30),  # the retention of v2
+            "kind": "instance.purge",
+            "module": "engine.compute.models",
+            "resource_id": instance_id,
+            "expected": status,
+        }
+        for instance_id, status, ended in conn.exec_driver_sql(
+            "SELECT instance_id, status, termination_time FROM instances "
+            "WHERE status IN ('terminated', 'cancelled') AND termination_time IS NOT NULL"
+        )
+    ]
+    if items:
+        conn.execute(table.insert(), items)
+
+
+def _as_datetime(value: Any) -> datetime:
+    """A timestamp as a driver returns it from raw SQL (SQLite: text), aware, in UTC."""
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 # Rows a table starts with (built-in catalogs), written in the transaction that creates it.
 SEEDS: dict[str, Callable[[Connection], None]] = {}
 
@@ -117,6 +163,13 @@ class Database:
         if row is None:
             return utcnow()
         return datetime.fromisoformat(row.value)
+
+    def now_on(self, conn: Connection) -> datetime:
+        """The same on a bare connection (the timeline's check, outside any session)."""
+        if self.clock.mode != "manual":
+            return utcnow()
+        found = conn.execute(select(Meta.value).where(Meta.key == "manual_now")).scalar()
+        return utcnow() if found is None else datetime.fromisoformat(found)
 
     def set_manual_now(self, session: Session, when: datetime) -> None:
         row = session.get(Meta, "manual_now") or Meta(key="manual_now", value="")

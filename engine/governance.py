@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field as PydanticField
 
-from engine import audit, quotas
+from engine import audit, quotas, timeline
 from engine.api.http import Request
 from engine.audit import AuditRecord
 from engine.context import Ctx
@@ -91,6 +91,9 @@ def advance_clock(request: Request) -> dict[str, Any]:
     body = request.parse(AdvanceBody)
     ctx.now = ctx.now + timedelta(seconds=body.seconds)
     ctx.db.set_manual_now(ctx.session, ctx.now)
+    # Everything due by the new time is done now, in due order, each at its own due timestamp.
+    while timeline.work_due(ctx.session.connection(), ctx.now) == timeline.BATCH:
+        pass
     audit.record(
         ctx,
         action="advance_clock",

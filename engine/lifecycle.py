@@ -1,22 +1,24 @@
-"""State machines with timed transitional states, completed lazily and deterministically on read."""
+"""State machines with timed transitional states, completed on the engine's timeline."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, exists, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
+from engine import timeline
 from engine.context import Ctx
-from engine.db import Database
 from engine.errors import InvalidState
 
-# Every lifecycle of a model imported so far; a request completes all of their due transitions,
-# so a rule that looks across resources (an image in use by instances) never sees stale states.
-MANAGED: list[Lifecycle] = []
+# Hooks run when a transition completes, at its due time: (conn, lifecycle, resource_id, state).
+# Events attach here ("instance.running" fires when pending completes, read or not).
+Hook = Callable[[Connection, "Lifecycle", str, str], None]
+ON_COMPLETE: list[Hook] = []
 
 
 @dataclass(frozen=True)
@@ -25,23 +27,34 @@ class Lifecycle:
 
     resource_type: str
     model: Any
+    id_field: str
     completes_to: dict[str, str]
-    # Rows whose `retention_column` is older than `retention` are removed (and uncounted).
+    # A row that reaches one of `final_states` is removed `retention` later (and uncounted,
+    # for a counted model).
+    final_states: tuple[str, ...] = ()
     retention: timedelta | None = None
-    retention_column: str = ""
     counted_as: str = ""  # the collection name in `row_counts`, for a counted model
 
     def __post_init__(self) -> None:
-        MANAGED.append(self)
+        timeline.register(f"{self.resource_type}.complete", self._complete)
+        timeline.register(f"{self.resource_type}.purge", self._purge)
 
     def begin(self, ctx: Ctx, obj: Any, state: str) -> None:
-        """Move `obj` into `state`; if transitional, it completes after the clock's duration."""
+        """Move `obj` into `state`; a transitional one completes on the timeline after its
+        duration, and a final one is purged after the retention."""
         obj.status = state
         obj.updated_at = ctx.now
+        obj.status_due_at = None
+        resource_id = getattr(obj, self.id_field)
         if state in self.completes_to:
-            obj.status_due_at = ctx.now + ctx.clock.duration(f"{self.resource_type}.{state}")
-        else:
-            obj.status_due_at = None
+            due = ctx.now + ctx.clock.duration(f"{self.resource_type}.{state}")
+            obj.status_due_at = due
+            self._schedule(ctx.session, "complete", resource_id, state, due)
+        # Retention counts from the request that ends a resource (a terminate), not from when
+        # its last transition completes.
+        final = self.completes_to.get(state, state)
+        if final in self.final_states and self.retention is not None:
+            self._schedule(ctx.session, "purge", resource_id, final, ctx.now + self.retention)
 
     def require(self, obj: Any, allowed: tuple[str, ...], message: str) -> None:
         if obj.status not in allowed:
@@ -50,78 +63,52 @@ class Lifecycle:
                 details={"status": obj.status, "allowed": list(allowed)},
             )
 
-    def settle(self, db: Database, now: datetime) -> None:
-        """Complete this model's due transitions and remove rows past retention, for a read.
-
-        Runs in its own short write transaction, before the request's reads, and only when
-        something is due, so reads stay reads as a rule.
-        """
-        due_check, stale_check = self._statements[1], self._statements[2]
-        with db.engine.connect() as conn:
-            pending = conn.execute(due_check, {"now": now}).scalar()
-            stale = (
-                stale_check is not None
-                and conn.execute(stale_check, {"cutoff": self._cutoff(now)}).scalar()
-            )
-            conn.rollback()
-        if pending or stale:
-            with db.write_engine.begin() as conn:
-                self.settle_within(conn, now)
-
-    def settle_within(self, conn: Connection, now: datetime) -> None:
-        """The same, in a write transaction the caller holds already."""
-        complete, _, stale_check = self._statements
-        conn.execute(complete, {"now": now})
-        if (
-            stale_check is not None
-            and conn.execute(stale_check, {"cutoff": self._cutoff(now)}).scalar()
-        ):
-            self._purge(conn, getattr(self.model, self.retention_column) <= self._cutoff(now))
-
-    def _cutoff(self, now: datetime) -> datetime:
-        assert self.retention is not None
-        return now - self.retention
-
-    @functools.cached_property
-    def _statements(self) -> tuple[Any, Any, Any]:
-        """Built once: complete what is due; is anything due; is anything past retention."""
-        model = self.model
-        due = model.status_due_at <= bindparam("now")
-        complete = (
-            update(model)
-            .where(due)
-            .values(
-                status=case(self.completes_to, value=model.status, else_=model.status),
-                updated_at=model.status_due_at,
-                status_due_at=None,
-            )
+    def _schedule(self, conn: Any, work: str, resource_id: str, state: str, due: Any) -> None:
+        timeline.schedule(
+            conn,
+            due_at=due,
+            kind=f"{self.resource_type}.{work}",
+            module=self.model.__module__,
+            resource_id=resource_id,
+            expected=state,
         )
-        stale = None
-        if self.retention is not None:
-            column = getattr(model, self.retention_column)
-            stale = select(exists().where(column <= bindparam("cutoff")))
-        return complete, select(exists().where(due)), stale
 
-    def _purge(self, conn: Connection, expired: Any) -> None:
-        model = self.model
+    def _complete(self, conn: Connection, item: Any) -> None:
+        """The due transition, as a compare-and-swap on the state it was scheduled from."""
+        target = self.completes_to[item.expected]
+        done = conn.execute(
+            self._statements[0],
+            {"rid": item.resource_id, "expected": item.expected, "to": target, "at": item.due_at},
+        ).rowcount
+        if not done:
+            return  # the resource moved on (or is gone) since; nothing to complete
+        for hook in ON_COMPLETE:
+            hook(conn, self, item.resource_id, target)
+
+    def _purge(self, conn: Connection, item: Any) -> None:
+        owner = conn.execute(
+            self._statements[1], {"rid": item.resource_id, "expected": item.expected}
+        ).scalar()
+        if owner is None:
+            return
+        conn.execute(self._statements[2], {"rid": item.resource_id})
         if self.counted_as:
             from engine import counts
 
-            per_owner = conn.execute(
-                select(model.owner, func.count()).where(expired).group_by(model.owner)
-            ).all()
-            for owner, n in per_owner:
-                counts.add(conn, collection=self.counted_as, owner=owner, delta=-n)
-        conn.execute(delete(model).where(expired))
+            counts.add(conn, collection=self.counted_as, owner=owner, delta=-1)
 
-
-def settle_all(db: Database, now: datetime) -> None:
-    """Complete the due transitions of every lifecycle loaded in this process (for reads)."""
-    for lifecycle in MANAGED:
-        lifecycle.settle(db, now)
-
-
-def settle_all_within(conn: Connection, now: datetime) -> None:
-    """The same inside the caller's write transaction (for writes, which hold the lock)."""
-    for lifecycle in MANAGED:
-        lifecycle.settle_within(conn, now)
+    @functools.cached_property
+    def _statements(self) -> tuple[Any, Any, Any]:
+        """Built once: complete one transition; a purgeable row's owner; remove it."""
+        model = self.model
+        key = getattr(model, self.id_field) == bindparam("rid")
+        complete = (
+            update(model)
+            .where(key, model.status == bindparam("expected"))
+            .values(status=bindparam("to"), updated_at=bindparam("at"), status_due_at=None)
+        )
+        owner = select(func.coalesce(model.owner, "")).where(
+            key, model.status == bindparam("expected")
+        )
+        remove = delete(model).where(key)
+        return complete, owner, remove

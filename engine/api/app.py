@@ -14,13 +14,13 @@ from urllib.parse import parse_qs
 
 from sqlmodel import Session
 
+from engine import timeline
 from engine.api.http import MAX_JSON_BODY, Request, Response, encode_json
 from engine.api.router import Router
 from engine.api.routes import Route
 from engine.context import Ctx, Principal
 from engine.db import Database
 from engine.errors import ApiError, InternalError, MethodNotAllowed, NotFound, TooLarge
-from engine.lifecycle import settle_all, settle_all_within
 
 log = logging.getLogger("atonix.engine")
 
@@ -136,18 +136,20 @@ class EngineApp:
         if idempotency_key:
             from engine.api import idempotency  # before the session, which creates its table
         if not write:
-            # Due transitions complete in a write transaction of their own, before this read's.
+            # Due work is done in a write transaction of its own, before this read's.
             with db.session(write=False) as session:
                 principal = self._caller(request, session, request_id, source_ip).principal
+                due = timeline.anything_due(session.connection(), request.ctx.now)
             authorize(principal, route.permission)
-            db.ensure_tables()
-            settle_all(db, now=request.ctx.now)
+            if due:
+                with db.write_engine.begin() as conn:
+                    timeline.work_due(conn, request.ctx.now)
         with db.session(write=write) as session:
             if write:
-                # One transaction for the whole write: the caller, due transitions, the change.
+                # One transaction for the whole write: the caller, due work, the change.
                 ctx = self._caller(request, session, request_id, source_ip)
                 authorize(ctx.principal, route.permission)
-                settle_all_within(session.connection(), ctx.now)
+                timeline.work_due(session.connection(), ctx.now)
             else:
                 ctx = request.ctx_ = replace(request.ctx, session=session)
             if idempotency_key:

@@ -23,9 +23,8 @@ from engine.resources import ResourceKind, apply_common, common_public
 # and a public IP from the shared documentation range (SPEC B3).
 DEFAULT_PRIVATE_NETWORK = ipaddress.IPv4Network("10.0.0.0/16")
 PUBLIC_NETWORK = ipaddress.IPv4Network("203.0.113.0/24")
-FINAL_STATES = ("terminated", "cancelled")
-
 LIFECYCLE = INSTANCE_LIFECYCLE
+FINAL_STATES = LIFECYCLE.final_states
 
 
 def summary(instance: Instance) -> dict[str, Any]:

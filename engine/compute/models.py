@@ -82,10 +82,11 @@ class Instance(ResourceBase, table=True):
 INSTANCE_LIFECYCLE = Lifecycle(
     resource_type="instance",
     model=Instance,
+    id_field="instance_id",
     completes_to={"pending": "running", "stopping": "stopped", "terminating": "terminated"},
+    final_states=("terminated", "cancelled"),
     # Terminated instances stay visible for 30 days, then are removed (SPEC B3).
     retention=timedelta(days=30),
-    retention_column="termination_time",
     counted_as="instances",
 )
 
