@@ -68,12 +68,39 @@ def serve(
                     _say(f"atonix engine: first start; admin credentials written to {path}")
                 for listen_host, listen_port in _listening(server):
                     _say(f"atonix engine listening on http://{listen_host}:{listen_port}")
-                server.run()  # returns once a signal raised SystemExit inside waitress's loop
+                with _ticking(db):
+                    server.run()  # returns once a signal raised SystemExit inside waitress's loop
             finally:
                 server.close()
         finally:
             db.dispose()
     _say("atonix engine stopped")
+
+
+TICK_SECONDS = 0.5
+
+
+@contextmanager
+def _ticking(db: Database) -> Iterator[None]:
+    """Work the timeline in the background, so due work happens with no request at all."""
+    from engine import timeline
+
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(TICK_SECONDS):
+            try:
+                timeline.work_due_now(db)
+            except Exception:  # a failed tick is retried on the next one
+                logging.getLogger("atonix.engine").exception("timeline tick failed")
+
+    worker = threading.Thread(target=tick, name="atonix-timeline", daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 def write_credentials(path: Path, credentials: dict[str, str]) -> Path:
