@@ -3,22 +3,84 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 SERVICE = "atonix"
 FILE_NAME = "credentials.json"
 WARNED_MARKER = ".file-secrets-warned"
+KEYRING = "keyring"
+
+# Backends already loaded in this process, by fully-qualified class name.
+_loaded: dict[str, Any] = {}
 
 
-def _keyring_usable() -> bool:
+def split_store(store: str | None) -> tuple[str | None, str | None]:
+    """`"keyring:<backend class>"` -> `("keyring", "<backend class>")`; others have no backend."""
+    if store and store.startswith(f"{KEYRING}:"):
+        return KEYRING, store.partition(":")[2] or None
+    return store, None
+
+
+def _class_name(backend: Any) -> str:
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _discovered() -> Any:
+    """keyring's own choice: the config, PYTHON_KEYRING_BACKEND, or a scan of every backend.
+
+    The scan imports each installed backend through its entry point (~140 ms with a real OS
+    keyring), which is why a profile remembers the backend that took its secret."""
     import keyring
+
+    return keyring.get_keyring()
+
+
+def _concrete(backend: Any) -> Any:
+    """The one backend that a write goes to: a chainer writes to its first, so name that one."""
+    from keyring.backends.chainer import ChainerBackend
+
+    if isinstance(backend, ChainerBackend) and backend.backends:
+        return backend.backends[0]
+    return backend
+
+
+def _usable(backend: Any) -> bool:
     from keyring.backends import fail
 
-    backend = keyring.get_keyring()
     return not isinstance(backend, fail.Keyring) and getattr(backend, "priority", 1) > 0
+
+
+def _backend(name: str | None) -> Any:
+    """The remembered backend class, imported and instantiated directly, skipping keyring's
+    discovery; discovery when there is none or it cannot be loaded (uninstalled, not viable)."""
+    if name is None:
+        return _discovered()
+    core = sys.modules.get("keyring.core")
+    current = getattr(core, "_keyring_backend", None)
+    if current is not None and _class_name(current) == name:
+        # One already chosen in this process (by discovery, or by keyring.set_keyring): keep it.
+        return current
+    if name in _loaded:
+        return _loaded[name]
+    module_name, _, class_name = name.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+        from keyring.backend import KeyringBackend
+
+        if not (isinstance(cls, type) and issubclass(cls, KeyringBackend)):
+            return _discovered()
+        cls.priority  # noqa: B018 -- raises when the backend is not viable here
+        backend = cls()
+    except Exception:
+        return _discovered()
+    _loaded[name] = backend
+    return backend
 
 
 class SecretStore:
@@ -29,24 +91,30 @@ class SecretStore:
         self.file = config_dir / FILE_NAME
 
     def choose(self) -> str:
-        """Where a new secret goes: ATONIX_SECRET_STORE, else keyring if usable, else file."""
+        """Where a new secret goes: ATONIX_SECRET_STORE, else keyring if usable, else file.
+
+        A keyring is `"keyring:<backend class>"`, the backend that will hold the secret, so
+        that later reads load that class alone (the config file keeps it as `keyring_backend`).
+        """
         forced = os.environ.get("ATONIX_SECRET_STORE")
-        if forced in ("keyring", "file"):
-            return forced
-        return "keyring" if _keyring_usable() else "file"
+        if forced == "file":
+            return "file"
+        backend = _concrete(_discovered())
+        if _usable(backend):
+            return f"{KEYRING}:{_class_name(backend)}"
+        return KEYRING if forced == KEYRING else "file"
 
     def get(self, store: str | None, profile: str, name: str) -> str | None:
-        if store == "keyring":
-            import keyring
-
-            return keyring.get_password(SERVICE, f"{profile}:{name}")
+        kind, backend = split_store(store)
+        if kind == KEYRING:
+            secret: str | None = _backend(backend).get_password(SERVICE, f"{profile}:{name}")
+            return secret
         return self._read().get(profile, {}).get(name)
 
     def set(self, store: str, profile: str, name: str, value: str) -> None:
-        if store == "keyring":
-            import keyring
-
-            keyring.set_password(SERVICE, f"{profile}:{name}", value)
+        kind, backend = split_store(store)
+        if kind == KEYRING:
+            _backend(backend).set_password(SERVICE, f"{profile}:{name}", value)
             return
         self._warn_once()
         data = self._read()
@@ -54,12 +122,12 @@ class SecretStore:
         self._write(data)
 
     def delete(self, store: str | None, profile: str, name: str) -> None:
-        if store == "keyring":
-            import keyring
+        kind, backend = split_store(store)
+        if kind == KEYRING:
             from keyring.errors import PasswordDeleteError
 
             with contextlib.suppress(PasswordDeleteError):
-                keyring.delete_password(SERVICE, f"{profile}:{name}")
+                _backend(backend).delete_password(SERVICE, f"{profile}:{name}")
             return
         data = self._read()
         if name in data.get(profile, {}):
@@ -69,7 +137,7 @@ class SecretStore:
             self._write(data)
 
     def describe(self, store: str | None) -> str:
-        if store == "keyring":
+        if split_store(store)[0] == KEYRING:
             return f"OS keyring (service {SERVICE!r})"
         return f"file {self.file} (mode 0600)"
 

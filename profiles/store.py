@@ -40,7 +40,9 @@ class Profile:
     clock: str | None = None  # embedded only: real, instant or manual
     output: str | None = None
     timeout: float | None = None
-    secret_store: str | None = None  # "keyring" or "file", where this profile's secret is
+    # Where this profile's secret is: "file", or "keyring:<backend class>" (plain "keyring" when
+    # the backend is unknown). The file keeps the class apart, as `keyring_backend`.
+    secret_store: str | None = None
     credential: str | None = None  # "api_key" or "token"
 
     @property
@@ -51,7 +53,20 @@ class Profile:
         return Path(self.data_dir) if self.data_dir else data_dir() / "profiles" / self.name
 
     def as_table(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None and k != "name"}
+        table = {k: v for k, v in asdict(self).items() if v is not None and k != "name"}
+        store, _, backend = (self.secret_store or "").partition(":")
+        if backend:
+            table["secret_store"] = store
+            table["keyring_backend"] = backend
+        return table
+
+    @classmethod
+    def from_table(cls, name: str, body: dict[str, Any]) -> Profile:
+        profile = cls(name=name, **{k: v for k, v in body.items() if k in _FIELDS})
+        backend = body.get("keyring_backend")
+        if profile.secret_store == "keyring" and isinstance(backend, str) and backend:
+            profile.secret_store = f"keyring:{backend}"
+        return profile
 
 
 @dataclass
@@ -70,8 +85,7 @@ class Config:
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"cannot read {path}: {exc}") from None
         profiles = {
-            name: Profile(name=name, **{k: v for k, v in body.items() if k in _FIELDS})
-            for name, body in raw.get("profiles", {}).items()
+            name: Profile.from_table(name, body) for name, body in raw.get("profiles", {}).items()
         }
         return cls(path=path, default_profile=raw.get("default_profile"), profiles=profiles)
 
