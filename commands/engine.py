@@ -31,6 +31,12 @@ def serve(
     ),
     clock: str = typer.Option("real", "--clock", help=f"{', '.join(CLOCK_MODES)}."),
     threads: int = typer.Option(8, "--threads", min=1, max=256),
+    allow_reset: bool = typer.Option(
+        False,
+        "--allow-reset",
+        help="Serve POST /api/v1/engine/reset/: an admin may wipe all but users and the root key "
+        "(for test suites).",
+    ),
 ) -> None:
     """Serve the engine's API over HTTP (the same API the embedded mode uses).
 
@@ -52,6 +58,7 @@ def serve(
             data_dir=data_dir or default_data_dir(),
             clock_mode=clock,
             threads=threads,
+            allow_reset=allow_reset,
         )
     except OSError as exc:
         raise CliError(str(exc), ExitCode.UNAVAILABLE) from None

@@ -34,12 +34,14 @@ def serve(
     data_dir: Path,
     clock_mode: str,
     threads: int = 8,
+    allow_reset: bool = False,
 ) -> None:
     """Serve the engine until SIGTERM or SIGINT, then shut down cleanly and return.
 
     On the first start against an empty database the first admin is created and its
     credentials are written to `<data_dir>/admin-credentials.json` (mode 0600). `port=0`
-    binds a free port; the listening line on stderr names the one chosen.
+    binds a free port; the listening line on stderr names the one chosen. `allow_reset` serves
+    the admin-only `POST /api/v1/engine/reset/` (test servers only; off by default).
     """
     from waitress.server import create_server
 
@@ -57,7 +59,9 @@ def serve(
         try:
             # Bind before the bootstrap, so a taken port leaves a fresh database untouched.
             try:
-                server: Any = create_server(EngineApp(db), host=host, port=port, threads=threads)
+                server: Any = create_server(
+                    EngineApp(db, allow_reset=allow_reset), host=host, port=port, threads=threads
+                )
             except OSError as error:
                 reason = error.strerror or str(error)
                 raise OSError(f"cannot listen on {host}:{port}: {reason}") from None
@@ -66,6 +70,8 @@ def serve(
                 if credentials is not None:
                     path = write_credentials(data_dir / CREDENTIALS_FILE, asdict(credentials))
                     _say(f"atonix engine: first start; admin credentials written to {path}")
+                if allow_reset:
+                    _say("atonix engine: POST /api/v1/engine/reset/ is enabled (--allow-reset)")
                 for listen_host, listen_port in _listening(server):
                     _say(f"atonix engine listening on http://{listen_host}:{listen_port}")
                 with _ticking(db):
@@ -175,6 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="real time, instant transitions, or a manual clock advanced through the API",
     )
     parser.add_argument("--threads", type=int, default=8, help="worker threads (8)")
+    parser.add_argument(
+        "--allow-reset",
+        action="store_true",
+        help="serve POST /api/v1/engine/reset/, which lets an admin wipe everything but the "
+        "users and the root API key (for test suites; never on by default)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -185,6 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             data_dir=args.data_dir or default_data_dir(),
             clock_mode=args.clock,
             threads=args.threads,
+            allow_reset=args.allow_reset,
         )
     except (OSError, ValueError, SchemaMismatch) as error:
         _say(f"atonix engine: {error}")

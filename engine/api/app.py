@@ -17,7 +17,7 @@ from sqlmodel import Session
 from engine import timeline
 from engine.api.http import MAX_JSON_BODY, Request, Response, encode_json
 from engine.api.router import Router
-from engine.api.routes import Route
+from engine.api.routes import RESET, ROUTES, Route
 from engine.context import Ctx, Principal
 from engine.db import Database
 from engine.errors import ApiError, InternalError, MethodNotAllowed, NotFound, TooLarge
@@ -51,9 +51,11 @@ def _load(ref: str) -> Any:
 class EngineApp:
     """The engine as a WSGI application: the in-process transport and the server both call it."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, allow_reset: bool = False) -> None:
         self.db = db
-        self.router = Router()
+        # POST /api/v1/engine/reset/ exists only when asked for (a test server's flag).
+        self.allow_reset = allow_reset
+        self.router = Router((*ROUTES, RESET) if allow_reset else ROUTES)
         self._handlers: dict[str, Any] = {}
 
     # --- WSGI --------------------------------------------------------------------------------

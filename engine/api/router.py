@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from engine.api.routes import ROUTES, Route
+from engine.api.routes import ROUTES, SDK_SERVICES, SERVICES, Route
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Router:
                 self._static[(route.method, route.path)] = route
 
     def match(self, method: str, path: str) -> Match | None:
+        path = canonical(path)
         route = self._static.get((method, path))
         if route is not None:
             return Match(route, {})
@@ -40,6 +41,14 @@ class Router:
         return None
 
     def allowed_methods(self, path: str) -> list[str]:
+        path = canonical(path)
         methods = {m for (m, p) in self._static if p == path}
         methods |= {r.method for pattern, r in self._patterns if pattern.match(path)}
         return sorted(methods)
+
+
+def canonical(path: str) -> str:
+    """The route-table spelling of a path: the SDKs' `/api/services/x/` is `/api/v1/services/x/`."""
+    if path.startswith(SDK_SERVICES + "/"):
+        return SERVICES + path[len(SDK_SERVICES) :]
+    return path

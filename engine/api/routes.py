@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 API = "/api/v1"
 SERVICES = f"{API}/services"
+# The cloud SDKs' unversioned spelling of SERVICES; the router reads it as SERVICES.
+SDK_SERVICES = "/api/services"
 
 
 @dataclass(frozen=True)
@@ -275,3 +277,14 @@ def _platform() -> list[Route]:
 
 
 ROUTES: tuple[Route, ...] = (*_platform(), *_compute())
+
+
+# Served only by an app started with allow_reset (`atonix engine serve --allow-reset`), so it is
+# not in ROUTES: without the flag the path does not exist, and OpenAPI never documents it.
+RESET = Route(
+    "POST",
+    f"{API}/engine/reset/",
+    "engine.api.reset:reset",
+    "admin",
+    "Return the engine to a fresh state, keeping users and the root API key (tests only)",
+)

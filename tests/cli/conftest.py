@@ -5,9 +5,10 @@ dir, once on a real `engine.server` reached over HTTP through a `team` profile h
 server's admin key. Both start logged in as `admin`; a test asserts the same things on both.
 
 The server is shared by the tests of one process (one per xdist worker), so before each test
-the fixture puts it back as a fresh one would look to `admin`: no live instance, default quotas,
-only the bootstrap API key. Users made by a test get unique names (`cli.add_user`), and a test
-never names an instance only terminated ones carry, because earlier tests leave theirs behind.
+the fixture puts it back as a fresh one would look to `admin` with one call to the server's
+`POST /api/v1/engine/reset/` (served as it runs with `--allow-reset`): no instance, own image,
+audit record or quota override, only the bootstrap API key. Users survive a reset, so those
+made by a test get unique names (`cli.add_user`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import keyring
 import pytest
 
 from tests.cli.keyring_memory import MemoryKeyring
-from tests.cli.runner import GONE, Cli
+from tests.cli.runner import Cli
 from tests.support.server import RunningServer, start_server
 
 BACKENDS = ("embedded", "remote")
@@ -37,39 +38,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @dataclass
 class Remote:
-    """A shared server, and what resetting it for the next test needs."""
+    """A shared server (started with `--allow-reset`), and how to reset it for the next test."""
 
     server: RunningServer
-    root_key_id: str
-    quota_limits: dict[str, int]
 
     @classmethod
     def start(cls, path: Path, clock: str) -> Remote:
-        server = start_server(path, clock=clock)
-        with _admin(server) as admin:
-            key_id = _ok(admin.get("/api/v1/auth/whoami/"))["credential"]["id"]
-            quotas = _ok(admin.get("/api/v1/quotas/"))["results"]
-        return cls(server, key_id, {q["resource_type"]: q["limit"] for q in quotas})
+        return cls(start_server(path, clock=clock, allow_reset=True))
 
     def reset(self) -> None:
-        """Make the server look fresh to `admin`: no live instance, default quotas, one key."""
+        """Make the server look fresh to `admin`: no resources, default quotas, one API key."""
         with _admin(self.server) as admin:
-            instances = _ok(admin.get("/api/v1/services/instances/", params={"page_size": 1000}))
-            for instance in instances["results"]:
-                path = f"/api/v1/services/instances/{instance['instance_id']}/"
-                if instance["status"] in GONE:
-                    continue
-                # List rows omit the protection flag; clearing it is harmless when it is unset.
-                _ok(admin.patch(path, json={"enable_termination_protection": False}))
-                _ok(admin.post(f"{path}terminate/"))
-            for quota in _ok(admin.get("/api/v1/quotas/"))["results"]:
-                limit = self.quota_limits[quota["resource_type"]]
-                if quota["limit"] != limit:
-                    body = {"owner": self.server.admin_username, "limit": limit}
-                    _ok(admin.put(f"/api/v1/quotas/{quota['resource_type']}/", json=body))
-            for key in _ok(admin.get("/api/v1/auth/keys/"))["results"]:
-                if key["status"] == "active" and key["key_id"] != self.root_key_id:
-                    _ok(admin.delete(f"/api/v1/auth/keys/{key['key_id']}/"))
+            _ok(admin.post("/api/v1/engine/reset/"))
 
 
 def _admin(server: RunningServer) -> httpx.Client:

@@ -82,11 +82,13 @@ def start_server(
     *,
     data_dir: Path | None = None,
     admin_api_key: str | None = None,
+    allow_reset: bool = False,
 ) -> RunningServer:
     """Start `python -m engine.server` on a free port and wait until it answers /health/.
 
     `data_dir` (default `<tmp_path>/data`) may hold a database made elsewhere, whose admin key
-    is then `admin_api_key`, as no credentials file was written for it.
+    is then `admin_api_key`, as no credentials file was written for it. `allow_reset` passes
+    `--allow-reset`, serving `POST /api/v1/engine/reset/`.
     """
     data_dir = data_dir or tmp_path / "data"
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -104,6 +106,7 @@ def start_server(
         str(data_dir),
         "--clock",
         clock,
+        *(["--allow-reset"] if allow_reset else []),
     ]
     with os.fdopen(fd, "wb") as log_file:
         process = subprocess.Popen(
