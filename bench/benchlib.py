@@ -313,8 +313,7 @@ def seed_instances(
     HTTP layer. The user must exist and have quotas large enough."""
     from sqlmodel import select
 
-    from engine.compute.instances import create_instance
-    from engine.compute.models import InstanceCreate
+    from engine.compute.instances import InstanceCreate, create_instance
     from engine.context import Ctx, Principal
     from engine.identity.models import User
 
@@ -363,8 +362,7 @@ def bulk_instances(db: Any, owner: str, count: int, *, batch: int = 10_000) -> N
 
     from engine import counts
     from engine.clock import utcnow
-    from engine.compute.instances import DEFAULT_PRIVATE_NETWORK
-    from engine.compute.models import Instance
+    from engine.compute.instances import DEFAULT_PRIVATE_NETWORK, Instance
     from engine.ids import new_id
     from engine.ipam import RESERVED_HEAD, IpAllocation, IpPool, capacity
     from engine.quotas import QuotaUsage

@@ -1,21 +1,15 @@
-"""The engine's injectable clock: instant, real or manual time, and how long transitions last."""
+"""The engine's injectable clock: instant, real or manual time (durations are declared by each
+collection's state machine)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 ClockMode = Literal["real", "instant", "manual"]
 CLOCK_MODES: tuple[ClockMode, ...] = ("real", "instant", "manual")
-
-# Seconds a transitional state lasts in real and manual time, keyed "<resource_type>.<state>".
-TRANSITION_SECONDS: dict[str, float] = {
-    "instance.pending": 3.0,
-    "instance.stopping": 2.0,
-    "instance.terminating": 2.0,
-}
 
 
 def utcnow() -> datetime:
@@ -28,12 +22,10 @@ class Clock:
     """Which time the engine runs on; manual time itself lives in the database so it persists."""
 
     mode: ClockMode = "real"
-    durations: dict[str, float] = field(default_factory=lambda: dict(TRANSITION_SECONDS))
 
-    def duration(self, key: str) -> timedelta:
-        if self.mode == "instant":
-            return timedelta(0)
-        return timedelta(seconds=self.durations.get(key, 0.0))
+    def duration(self, seconds: float) -> timedelta:
+        """How long a transition declared to take `seconds` lasts on this clock."""
+        return timedelta(0) if self.mode == "instant" else timedelta(seconds=seconds)
 
     @classmethod
     def from_env(cls, default: str | None = None) -> Clock:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -53,6 +53,8 @@ class Ctx:
     request_id: str = ""
     source_ip: str | None = None
     user_agent: str = ""
+    # What a service adds to the audit record the dispatcher writes for this request.
+    audit_details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def clock(self) -> Clock:

@@ -20,7 +20,7 @@ from engine.errors import SchemaMismatch
 log = logging.getLogger("atonix.engine")
 
 # Bump when a table changes shape, and add the step from the previous version to MIGRATIONS.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _v1_to_v2(conn: Connection) -> None:
@@ -53,7 +53,7 @@ def _v2_to_v3(conn: Connection) -> None:
         {
             "due_at": _as_datetime(due_at),
             "kind": "instance.complete",
-            "module": "engine.compute.models",
+            "module": "engine.compute.instances",
             "resource_id": instance_id,
             "expected": status,
         }
@@ -66,7 +66,7 @@ def _v2_to_v3(conn: Connection) -> None:
         {
             "due_at": _as_datetime(ended) + timedelta(days=30),  # the retention of v2
             "kind": "instance.purge",
-            "module": "engine.compute.models",
+            "module": "engine.compute.instances",
             "resource_id": instance_id,
             "expected": status,
         }
@@ -85,7 +85,16 @@ def _as_datetime(value: Any) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(conn: Connection) -> None:
+    """Each collection moved into a module of its own: due items name the instances module."""
+    if inspect(conn).has_table("due_work"):
+        conn.exec_driver_sql(
+            "UPDATE due_work SET module = 'engine.compute.instances' "
+            "WHERE module = 'engine.compute.models'"
+        )
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 # Rows a table starts with (built-in catalogs), written in the transaction that creates it.
 SEEDS: dict[str, Callable[[Connection], None]] = {}
 

@@ -77,7 +77,16 @@ AUDIT_LOGS = ResourceKind(
 
 
 def clock_state(ctx: Ctx) -> dict[str, Any]:
-    return {"mode": ctx.clock.mode, "now": ctx.now, "durations": ctx.clock.durations}
+    """The clock, and how long each transitional state lasts on it ("instance.pending": 3.0)."""
+    from engine import registry
+
+    durations = {
+        f"{c.resource_type}.{state}": ctx.clock.duration(seconds).total_seconds()
+        for c in registry.every()
+        if c.states is not None
+        for state, (_, seconds) in c.states.transitions.items()
+    }
+    return {"mode": ctx.clock.mode, "now": ctx.now, "durations": durations}
 
 
 def show_clock(request: Request) -> dict[str, Any]:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from engine import timeline
 from engine.context import Ctx
-from engine.errors import InvalidState
+
+if TYPE_CHECKING:
+    from engine.collection import Collection
 
 # Hooks run when a transition completes, at its due time: (conn, lifecycle, resource_id, state).
 # Events attach here ("instance.running" fires when pending completes, read or not).
@@ -21,21 +21,21 @@ Hook = Callable[[Connection, "Lifecycle", str, str], None]
 ON_COMPLETE: list[Hook] = []
 
 
-@dataclass(frozen=True)
 class Lifecycle:
-    """A resource's transitional states and the state each completes to after its duration."""
+    """A collection's state machine at work: transitions begun by requests, completed (and final
+    rows purged) by the timeline. Made by the collection's declaration, one per collection."""
 
-    resource_type: str
-    model: Any
-    id_field: str
-    completes_to: dict[str, str]
-    # A row that reaches one of `final_states` is removed `retention` later (and uncounted,
-    # for a counted model).
-    final_states: tuple[str, ...] = ()
-    retention: timedelta | None = None
-    counted_as: str = ""  # the collection name in `row_counts`, for a counted model
-
-    def __post_init__(self) -> None:
+    def __init__(self, collection: Collection) -> None:
+        assert collection.states is not None
+        self.collection = collection
+        self.resource_type = collection.resource_type
+        self.model = collection.model
+        self.id_field = collection.id_field
+        self.completes_to = {s: target for s, (target, _) in collection.states.transitions.items()}
+        self.seconds = {s: seconds for s, (_, seconds) in collection.states.transitions.items()}
+        self.final_states = collection.states.final
+        self.retention = collection.states.retention
+        self.counted_as = collection.counted_as
         timeline.register(f"{self.resource_type}.complete", self._complete)
         timeline.register(f"{self.resource_type}.purge", self._purge)
 
@@ -47,7 +47,7 @@ class Lifecycle:
         obj.status_due_at = None
         resource_id = getattr(obj, self.id_field)
         if state in self.completes_to:
-            due = ctx.now + ctx.clock.duration(f"{self.resource_type}.{state}")
+            due = ctx.now + ctx.clock.duration(self.seconds[state])
             obj.status_due_at = due
             self._schedule(ctx.session, "complete", resource_id, state, due)
         # Retention counts from the request that ends a resource (a terminate), not from when
@@ -55,13 +55,6 @@ class Lifecycle:
         final = self.completes_to.get(state, state)
         if final in self.final_states and self.retention is not None:
             self._schedule(ctx.session, "purge", resource_id, final, ctx.now + self.retention)
-
-    def require(self, obj: Any, allowed: tuple[str, ...], message: str) -> None:
-        if obj.status not in allowed:
-            raise InvalidState(
-                f"{message} (it is {obj.status})",
-                details={"status": obj.status, "allowed": list(allowed)},
-            )
 
     def _schedule(self, conn: Any, work: str, resource_id: str, state: str, due: Any) -> None:
         timeline.schedule(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import JSON, ColumnElement, func, or_
@@ -14,7 +14,9 @@ from sqlmodel import Field, SQLModel, col, select
 from engine.clock import utcnow
 from engine.context import Ctx
 from engine.errors import Forbidden, NotFound, ValidationFailed, field_error
-from engine.lifecycle import Lifecycle
+
+if TYPE_CHECKING:
+    from engine.lifecycle import Lifecycle
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 1000
@@ -115,14 +117,16 @@ def parse_bool(value: str) -> bool:
     raise ValueError("expected true or false")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class ResourceKind:
-    """A collection's rules in one declaration: its model, visibility, filters and operations."""
+    """What a list or a lookup needs of a table: its model, visibility, filters and operations
+    (a service's collections declare more: `engine.collection.Collection`)."""
 
-    resource_type: str
     model: Any
     id_field: str
     public: Callable[[Any], dict[str, Any]]
+    resource_type: str = ""  # the audit log's word: "instance", "kubernetes_cluster"
+    label: str = ""  # the messages' word; the resource type's, spaced, unless given
     summary: Callable[[Any], dict[str, Any]] | None = None
     detail: Callable[[Ctx, Any], dict[str, Any]] | None = None
     filters: Mapping[str, Callable[[str], Any]] = field(default_factory=dict)
@@ -141,8 +145,16 @@ class ResourceKind:
     update: Callable[..., Any] | None = None
     delete: Callable[..., int] | None = None
 
-    def label(self) -> str:
-        return self.resource_type.replace("_", " ")
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.resource_type.replace("_", " "))
+
+    def exact_filters(self) -> dict[str, Callable[[str], Any]]:
+        """The exact-match query filters: the kind's own, and `name` where the model has one."""
+        common: dict[str, Callable[[str], Any]] = (
+            {"name": str} if "name" in self.model.__table__.columns else {}
+        )
+        return {**common, **self.filters}
 
     def show(self, ctx: Ctx, obj: Any) -> dict[str, Any]:
         """The detail form of one resource (richer than a list item where the kind says so)."""
@@ -157,9 +169,9 @@ def get_visible(ctx: Ctx, kind: ResourceKind, public_id: str, *, for_write: bool
         stmt = stmt.where(condition)
     obj = ctx.session.exec(stmt).first()
     if obj is None:
-        raise NotFound(f"{kind.label()} {public_id} not found", details={"id": public_id})
+        raise NotFound(f"{kind.label} {public_id} not found", details={"id": public_id})
     if for_write and not kind.writable(ctx, obj):
-        raise Forbidden(f"{kind.label()} {public_id} is read-only to you")
+        raise Forbidden(f"{kind.label} {public_id} is read-only to you")
     return obj
 
 
@@ -175,8 +187,7 @@ def list_page(
     model = kind.model
     visibility = list(kind.visible(ctx, model))
     conditions = visibility + list(where or [])
-    parsers: dict[str, Callable[[str], Any]] = {"name": str, **kind.filters}
-    for name, parse in parsers.items():
+    for name, parse in kind.exact_filters().items():
         if name in query:
             raw = query[name][-1]
             try:

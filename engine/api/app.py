@@ -17,7 +17,7 @@ from sqlmodel import Session
 from engine import timeline
 from engine.api.http import MAX_JSON_BODY, Request, Response, encode_json
 from engine.api.router import Router
-from engine.api.routes import RESET, ROUTES, Route
+from engine.api.routes import PLATFORM, RESET, Route
 from engine.context import Ctx, Principal
 from engine.db import Database
 from engine.errors import ApiError, InternalError, MethodNotAllowed, NotFound, TooLarge
@@ -55,7 +55,7 @@ class EngineApp:
         self.db = db
         # POST /api/v1/engine/reset/ exists only when asked for (a test server's flag).
         self.allow_reset = allow_reset
-        self.router = Router((*ROUTES, RESET) if allow_reset else ROUTES)
+        self.router = Router((*PLATFORM, RESET) if allow_reset else PLATFORM)
         self._handlers: dict[str, Any] = {}
 
     # --- WSGI --------------------------------------------------------------------------------
@@ -94,7 +94,8 @@ class EngineApp:
             route = found.route
             request.route, request.params = route, found.params
             handler = self._handler(route.handler)
-            request.kind = _load(route.resource) if route.resource else None
+            resource = route.resource
+            request.kind = _load(resource) if isinstance(resource, str) else resource
             response = self._run(request, route, handler, request_id, source_ip)
         except ApiError as error:
             self._audit_failure(request, route, error)
@@ -159,6 +160,8 @@ class EngineApp:
                 if replay is not None:
                     return replay
             response = _as_response(handler(request), route)
+            if write and route.action and route.resource is not None:
+                _audit_success(request, route)
             if idempotency_key:
                 idempotency.remember(ctx, key=idempotency_key, request=request, response=response)
             return response
@@ -220,6 +223,24 @@ class EngineApp:
                 )
         except Exception:  # the refusal itself must still reach the caller
             log.warning("could not audit a failed request:\n%s", traceback.format_exc())
+
+
+def _audit_success(request: Request, route: Route) -> None:
+    """A collection's mutation, audited in its own transaction under its declared action name,
+    with what the service added (`ctx.audit_details`)."""
+    if isinstance(route.resource, str):
+        return  # a platform list; its few mutations audit themselves
+    from engine import audit
+
+    kind, subject, ctx = route.resource, request.subject, request.ctx
+    audit.record(
+        ctx,
+        action=route.action or "",
+        resource_type=kind.resource_type,
+        resource_id=getattr(subject, kind.id_field) if subject is not None else "",
+        resource_name=getattr(subject, "name", "") if subject is not None else "",
+        details=ctx.audit_details,
+    )
 
 
 _ANONYMOUS = Principal(

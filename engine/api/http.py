@@ -39,6 +39,7 @@ class Request:
     route: Route | None = None
     kind: ResourceKind | None = None
     ctx_: Ctx | None = None
+    subject: Any = None  # the resource the request acted on, for its audit record
 
     @property
     def ctx(self) -> Ctx:
@@ -75,7 +76,8 @@ class Request:
         from engine.resources import get_visible
 
         assert self.kind is not None
-        return get_visible(self.ctx, self.kind, self.params["id"], for_write=for_write)
+        self.subject = get_visible(self.ctx, self.kind, self.params["id"], for_write=for_write)
+        return self.subject
 
 
 def validation_failed(exc: PydanticValidationError) -> ValidationFailed:

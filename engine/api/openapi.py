@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 description of the route table, generated from ROUTES once per process."""
+"""The OpenAPI 3.1 description of the whole route table, generated once per process."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic.json_schema import models_json_schema
 
 from engine.api.http import Request
 from engine.api.meta import VERSION
-from engine.api.routes import API, ROUTES, SERVICES, Route
+from engine.api.routes import API, SERVICES, Route, every_route
 from engine.errors import ApiError
 from engine.resources import parse_bool
 
@@ -46,14 +46,15 @@ def document(request: Request) -> dict[str, Any]:
 @functools.cache
 def build() -> dict[str, Any]:
     """The whole document; importing each collection's module to read its request schemas."""
-    bodies = {route: _body_model(route) for route in ROUTES}
+    routes = every_route()
+    bodies = {route: _body_model(route) for route in routes}
     models = sorted({m for m in bodies.values() if m is not None}, key=_qualname)
     refs, definitions = models_json_schema(
         [(model, "validation") for model in models], ref_template=_SCHEMAS + "{model}"
     )
     body_refs = {model: refs[(model, "validation")] for model in models}
     paths: dict[str, dict[str, Any]] = {}
-    for route in ROUTES:
+    for route in routes:
         model = bodies[route]
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(
             route, body_refs[model] if model else None
@@ -224,7 +225,7 @@ def _list_parameters(kind: Any) -> list[dict[str, Any]]:
         parameters.append(
             query("search", f"Substring of any of {', '.join(kind.search)}", {"type": "string"})
         )
-    for name, parse in {"name": str, **kind.filters}.items():
+    for name, parse in kind.exact_filters().items():
         schema = {"type": _QUERY_TYPES.get(parse, "string")}
         parameters.append(query(name, f"Only items whose {name} equals this", schema))
     return parameters
@@ -246,7 +247,10 @@ def _kind(route: Route) -> Any:
     return _load(route.resource) if route.resource else None
 
 
-def _load(ref: str) -> Any:
+def _load(ref: Any) -> Any:
+    """A declaration itself, or one named "module:attribute"."""
+    if not isinstance(ref, str):
+        return ref
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(module), attr)
 

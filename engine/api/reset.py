@@ -16,7 +16,7 @@ from sqlalchemy import Table, inspect
 from sqlmodel import Session, SQLModel, col, select
 
 from engine.api.http import Request
-from engine.api.routes import ROUTES
+from engine.api.routes import PLATFORM
 from engine.db import SEEDS, Meta
 from engine.identity.models import ApiKey, User
 
@@ -69,8 +69,12 @@ def _root_key_id(session: Session) -> int | None:
 
 
 def _import_every_model() -> None:
-    """Services load lazily; import every route's modules so the metadata names all tables."""
-    for route in ROUTES:
+    """Services load lazily; import every collection and platform module so the metadata names
+    all tables."""
+    from engine import registry
+
+    registry.every()
+    for route in PLATFORM:
         for ref in (route.handler, route.resource, route.body):
-            if ref:
+            if isinstance(ref, str):
                 importlib.import_module(ref.partition(":")[0])

@@ -1,8 +1,12 @@
-"""The route table: every endpoint of the API, declared once, with handlers named lazily."""
+"""The route table: the platform's endpoints, and each collection's from its declaration."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.collection import Action, Collection
 
 API = "/api/v1"
 SERVICES = f"{API}/services"
@@ -10,150 +14,65 @@ SERVICES = f"{API}/services"
 SDK_SERVICES = "/api/services"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Route:
     method: str
     path: str
     handler: str  # "module:function", imported on first use so services load only when touched
     permission: str  # "<service>:read|write", "admin", "authenticated" or "public"
     summary: str
-    resource: str | None = None  # "module:KIND", the collection's ResourceKind
+    # The route's ResourceKind: a collection's declaration, or "module:KIND" for a platform list.
+    resource: Any = None
     action: str | None = None  # the operation's name in the audit log
     status: int = 200
-    body: str | None = None  # "module:Schema" of a non-CRUD body (CRUD bodies come from the kind)
+    # The schema of a non-CRUD body (CRUD bodies come from the kind): "module:Schema" or a class.
+    body: Any = None
+    custom: Action | None = None  # the collection's custom action this route runs
 
 
-@dataclass(frozen=True)
-class Action:
-    name: str
-    handler: str
-    method: str = "POST"
-    detail: bool = True
-    status: int = 200
-    body: str | None = None
-    summary: str = ""
-
-
-CRUD = ("list", "create", "get", "update", "delete")
-READ_ONLY = ("list", "get")
-
-
-def collection(
-    name: str,
-    *,
-    service: str,
-    resource: str,
-    label: str,
-    verbs: tuple[str, ...] = CRUD,
-    actions: tuple[Action, ...] = (),
-) -> list[Route]:
-    """The routes of one collection: the verbs it supports, then its custom actions (SPEC A1)."""
-    base, item = f"{SERVICES}/{name}/", f"{SERVICES}/{name}/{{id}}/"
-    read, write = f"{service}:read", f"{service}:write"
+def collection_routes(coll: Collection) -> tuple[Route, ...]:
+    """The routes of one collection, from its declaration: its verbs, then its actions (A1)."""
+    base, item = f"{SERVICES}/{coll.name}/", f"{SERVICES}/{coll.name}/{{id}}/"
+    read, write = f"{coll.service}:read", f"{coll.service}:write"
+    label = coll.label
     a = f"an {label}" if label[0] in "aeiou" else f"a {label}"
     crud = "engine.api.crud"
+    verbs = coll.verbs
     routes: list[Route] = []
     if "list" in verbs:
-        routes.append(Route("GET", base, f"{crud}:list_", read, f"List {label}s", resource))
+        routes.append(Route("GET", base, f"{crud}:list_", read, f"List {label}s", coll))
     if "create" in verbs:
         routes.append(
-            Route("POST", base, f"{crud}:create", write, f"Create {a}", resource, "create", 201)
+            Route("POST", base, f"{crud}:create", write, f"Create {a}", coll, "create", 201)
         )
     if "get" in verbs:
-        routes.append(Route("GET", item, f"{crud}:retrieve", read, f"Show {a}", resource))
+        routes.append(Route("GET", item, f"{crud}:retrieve", read, f"Show {a}", coll))
     if "update" in verbs:
         for method in ("PATCH", "PUT"):
             routes.append(
-                Route(method, item, f"{crud}:update", write, f"Update {a}", resource, "update", 200)
+                Route(method, item, f"{crud}:update", write, f"Update {a}", coll, "update")
             )
     if "delete" in verbs:
+        summary = f"{coll.delete_action.capitalize()} {a}"
         routes.append(
-            Route("DELETE", item, f"{crud}:destroy", write, f"Delete {a}", resource, "delete", 204)
+            Route("DELETE", item, f"{crud}:destroy", write, summary, coll, coll.delete_action, 204)
         )
-    for act in actions:
-        path = f"{item}{act.name}/" if act.detail else f"{base}{act.name}/"
+    for act in coll.actions:
         routes.append(
             Route(
                 act.method,
-                path,
-                act.handler,
-                read if act.method == "GET" else write,
+                f"{item}{act.name}/" if act.detail else f"{base}{act.name}/",
+                f"{crud}:act",
+                write if act.mutates else read,
                 act.summary or f"{act.name.replace('_', ' ').capitalize()} ({label})",
-                resource,
-                None if act.method == "GET" else act.name,
+                coll,
+                act.name if act.mutates else None,
                 act.status,
                 act.body,
+                act,
             )
         )
-    return routes
-
-
-def _compute() -> list[Route]:
-    api = "engine.compute.api"
-    return [
-        *collection(
-            "flavors",
-            service="compute",
-            resource="engine.compute.flavors:FLAVORS",
-            label="flavor",
-            verbs=READ_ONLY,
-            actions=(
-                Action(
-                    "gpu_flavors",
-                    f"{api}:gpu_flavors",
-                    "GET",
-                    detail=False,
-                    summary="List GPU flavors",
-                ),
-                Action(
-                    "by_vcpus",
-                    f"{api}:flavors_by_vcpus",
-                    "GET",
-                    detail=False,
-                    summary="List flavors with a given vCPU count",
-                ),
-            ),
-        ),
-        *collection(
-            "images",
-            service="compute",
-            resource="engine.compute.images:IMAGES",
-            label="image",
-            actions=(
-                Action(
-                    "public",
-                    f"{api}:public_images",
-                    "GET",
-                    detail=False,
-                    summary="List public images",
-                ),
-                Action(
-                    "my_images",
-                    f"{api}:my_images",
-                    "GET",
-                    detail=False,
-                    summary="List your own images",
-                ),
-            ),
-        ),
-        *collection(
-            "instances",
-            service="compute",
-            resource="engine.compute.instances:INSTANCES",
-            label="instance",
-            actions=(
-                Action("start", f"{api}:start_instance", summary="Start a stopped instance"),
-                Action("stop", f"{api}:stop_instance", summary="Stop a running instance"),
-                Action("terminate", f"{api}:terminate_instance", summary="Terminate an instance"),
-                Action(
-                    "metrics",
-                    f"{api}:instance_metrics",
-                    "GET",
-                    summary="Latest 100 metric samples, newest first",
-                ),
-            ),
-        ),
-    ]
+    return tuple(routes)
 
 
 def _platform() -> list[Route]:
@@ -276,11 +195,20 @@ def _platform() -> list[Route]:
     ]
 
 
-ROUTES: tuple[Route, ...] = (*_platform(), *_compute())
+# The platform's own routes; each collection's are derived from its declaration, found through
+# engine.registry's list of services.
+PLATFORM: tuple[Route, ...] = tuple(_platform())
+
+
+def every_route() -> tuple[Route, ...]:
+    """The whole route table, importing every collection: for the OpenAPI document."""
+    from engine import registry
+
+    return (*PLATFORM, *(r for c in registry.every() for r in collection_routes(c)))
 
 
 # Served only by an app started with allow_reset (`atonix engine serve --allow-reset`), so it is
-# not in ROUTES: without the flag the path does not exist, and OpenAPI never documents it.
+# not in PLATFORM: without the flag the path does not exist, and OpenAPI never documents it.
 RESET = Route(
     "POST",
     f"{API}/engine/reset/",

@@ -4,18 +4,111 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field as PydanticField
+from pydantic import field_validator
 from sqlalchemy import Row, bindparam, or_
 from sqlalchemy import select as sa_select
-from sqlmodel import col, func, select
+from sqlalchemy.engine import Connection
+from sqlmodel import Field, col
 
-from engine import audit
-from engine.compute.models import Image, ImageCreate, ImageUpdate, Instance
+from engine.api.http import Request
+from engine.clock import utcnow
+from engine.collection import Action, Collection, Dependent
 from engine.context import Ctx
-from engine.errors import DependencyViolation, ValidationFailed, field_error
-from engine.ids import new_id
-from engine.resources import ResourceKind, apply_common, common_public, parse_bool
+from engine.db import SEEDS
+from engine.errors import ValidationFailed, field_error
+from engine.resources import (
+    CommonInput,
+    ResourceBase,
+    apply_common,
+    common_public,
+    list_page,
+    parse_bool,
+)
 
-LIVE_INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "terminating")
+OS_TYPES = ("linux", "windows", "custom")
+
+
+class Image(ResourceBase, table=True):
+    __tablename__ = "images"
+    image_id: str = Field(unique=True, max_length=64)
+    os_type: str = Field(default="linux", max_length=16)
+    os_name: str = Field(default="", max_length=64)
+    os_version: str = Field(default="", max_length=32)
+    size_gb: int = 8
+    is_public: bool = True
+    is_active: bool = True
+
+
+class ImageCreate(CommonInput):
+    name: str
+    os_type: str = "linux"
+    os_name: str = ""
+    os_version: str = ""
+    size_gb: int = PydanticField(default=8, ge=1, le=16384)
+    is_public: bool = True
+
+    @field_validator("os_type")
+    @classmethod
+    def _os_type(cls, value: str) -> str:
+        if value not in OS_TYPES:
+            raise ValueError(f"must be one of {', '.join(OS_TYPES)}")
+        return value
+
+
+class ImageUpdate(CommonInput):
+    is_public: bool | None = None
+    is_active: bool | None = None
+
+
+# The built-in public images anyone can launch.
+# (image_id, name, os_type, os_name, os_version, size_gb, description)
+IMAGE_CATALOG = (
+    ("ami-ubuntu2204", "ubuntu-22.04", "linux", "Ubuntu", "22.04", 8, "Ubuntu 22.04 LTS"),
+    ("ami-ubuntu2404", "ubuntu-24.04", "linux", "Ubuntu", "24.04", 8, "Ubuntu 24.04 LTS"),
+    ("ami-debian12", "debian-12", "linux", "Debian", "12", 8, "Debian 12 (bookworm)"),
+    ("ami-amzn2023", "amazon-linux-2023", "linux", "Amazon Linux", "2023", 8, "Amazon Linux 2023"),
+    ("ami-rocky9", "rocky-9", "linux", "Rocky Linux", "9", 10, "Rocky Linux 9"),
+    (
+        "ami-win2022",
+        "windows-server-2022",
+        "windows",
+        "Windows Server",
+        "2022",
+        30,
+        "Windows Server 2022 Datacenter",
+    ),
+)
+
+
+def _seed_images(conn: Connection) -> None:
+    now = utcnow()
+    conn.execute(
+        Image.__table__.insert(),  # type: ignore[attr-defined]
+        [
+            {
+                "image_id": i,
+                "name": n,
+                "os_type": t,
+                "os_name": on,
+                "os_version": ov,
+                "size_gb": size,
+                "description": desc,
+                "is_public": True,
+                "is_active": True,
+                "owner": None,
+                "region": "us-west-2",
+                "tags": {},
+                "meta": {},
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i, n, t, on, ov, size, desc in IMAGE_CATALOG
+        ],
+    )
+
+
+SEEDS["images"] = _seed_images
 
 
 def public(image: Image) -> dict[str, Any]:
@@ -90,7 +183,7 @@ def find_launchable(ctx: Ctx, ref: str) -> Row[Any]:
 
 def create_image(ctx: Ctx, spec: ImageCreate) -> Image:
     image = Image(
-        image_id=new_id("ami"),
+        image_id=IMAGES.new_id(),
         owner=ctx.principal.username,
         os_type=spec.os_type,
         os_name=spec.os_name,
@@ -100,14 +193,7 @@ def create_image(ctx: Ctx, spec: ImageCreate) -> Image:
         created_at=ctx.now,
     )
     apply_common(image, spec, now=ctx.now)
-    ctx.session.add(image)
-    audit.record(
-        ctx,
-        action="create",
-        resource_type="image",
-        resource_id=image.image_id,
-        resource_name=image.name,
-    )
+    IMAGES.added(ctx, image)
     return image
 
 
@@ -118,41 +204,36 @@ def update_image(ctx: Ctx, image: Image, spec: ImageUpdate) -> Image:
     if spec.is_active is not None:
         image.is_active = spec.is_active
     ctx.session.add(image)
-    audit.record(
-        ctx,
-        action="update",
-        resource_type="image",
-        resource_id=image.image_id,
-        resource_name=image.name,
-        details=spec.model_dump(exclude_none=True),
-    )
+    ctx.audit_details.update(spec.model_dump(exclude_none=True))
     return image
 
 
 def delete_image(ctx: Ctx, image: Image, *, force: bool = False) -> int:
-    in_use = ctx.session.exec(
-        select(func.count())
-        .select_from(Instance)
-        .where(Instance.image == image.image_id, col(Instance.status).in_(LIVE_INSTANCE_STATES))
-    ).one()
-    if in_use:
-        raise DependencyViolation(
-            f"image {image.image_id} is used by {in_use} instance(s); terminate them first",
-            details={"instances": in_use},
-        )
+    # Live instances launched from it refuse the delete first (IMAGES.dependents).
     ctx.session.delete(image)
-    audit.record(
-        ctx,
-        action="delete",
-        resource_type="image",
-        resource_id=image.image_id,
-        resource_name=image.name,
-    )
     return 204
 
 
-IMAGES = ResourceKind(
-    resource_type="image",
+def public_images(request: Request) -> dict[str, Any]:
+    return list_page(
+        request.ctx,
+        IMAGES,
+        request.query,
+        path=request.path,
+        where=[col(Image.is_public).is_(True)],
+    )
+
+
+def my_images(request: Request) -> dict[str, Any]:
+    mine = col(Image.owner) == request.ctx.principal.username
+    return list_page(request.ctx, IMAGES, request.query, path=request.path, where=[mine])
+
+
+IMAGES = Collection(
+    service="compute",
+    name="images",
+    label="image",
+    id_prefix="ami",
     model=Image,
     id_field="image_id",
     public=public,
@@ -167,4 +248,9 @@ IMAGES = ResourceKind(
     update_schema=ImageUpdate,
     update=update_image,
     delete=delete_image,
+    dependents=(Dependent(collection="instances", column="image"),),
+    actions=(
+        Action("public", public_images, "GET", detail=False, summary="List public images"),
+        Action("my_images", my_images, "GET", detail=False, summary="List your own images"),
+    ),
 )

@@ -1,30 +1,96 @@
-"""Instances: launch, start, stop, terminate; quotas, IPs and audit in the same transaction."""
+"""Instances: launch, start, stop, terminate; quotas and IPs in the same transaction."""
 
 from __future__ import annotations
 
 import ipaddress
 import math
+from datetime import datetime, timedelta
 from typing import Any
 
-from engine import audit, counts, ipam, quotas
+from pydantic import Field as PydanticField
+from pydantic import field_validator
+from sqlalchemy import JSON, Index
+from sqlmodel import Field
+
+from engine import ipam
+from engine.collection import Action, Collection, StateMachine
 from engine.compute import flavors, images, metrics
-from engine.compute.models import (
-    INSTANCE_LIFECYCLE,
-    Instance,
-    InstanceCreate,
-    InstanceUpdate,
-)
 from engine.context import Ctx
-from engine.errors import InvalidState, field_error
-from engine.ids import new_id
-from engine.resources import ResourceKind, apply_common, common_public
+from engine.errors import Conflict, InvalidState, field_error
+from engine.resources import (
+    AVAILABILITY_ZONES,
+    CommonInput,
+    ResourceBase,
+    apply_common,
+    common_public,
+)
 
 # Until networking lands, every instance gets a private IP from its owner's default network
 # and a public IP from the shared documentation range (SPEC B3).
 DEFAULT_PRIVATE_NETWORK = ipaddress.IPv4Network("10.0.0.0/16")
 PUBLIC_NETWORK = ipaddress.IPv4Network("203.0.113.0/24")
-LIFECYCLE = INSTANCE_LIFECYCLE
-FINAL_STATES = LIFECYCLE.final_states
+
+
+class Instance(ResourceBase, table=True):
+    __tablename__ = "instances"
+    __table_args__ = (
+        Index("ix_instances_owner_created", "owner", "created_at"),
+        Index("ix_instances_owner_status", "owner", "status"),
+    )
+    instance_id: str = Field(unique=True, max_length=32)
+    status: str = Field(default="pending", max_length=16, index=True)
+    status_due_at: datetime | None = Field(default=None, index=True)
+    flavor: str = Field(max_length=64, index=True)
+    flavor_name: str = Field(max_length=64)
+    image: str = Field(max_length=64, index=True)
+    image_name: str = Field(max_length=255)
+    vcpus: int
+    memory_mb: int
+    vpc_id: str | None = None
+    subnet_id: str | None = None
+    availability_zone: str = Field(default="us-west-2a", max_length=16)
+    private_ip: str | None = Field(default=None, max_length=45)
+    public_ip: str | None = Field(default=None, max_length=45)
+    security_groups: list[str] = Field(default_factory=list, sa_type=JSON)
+    key_pair: str | None = None
+    public_key: str | None = None
+    root_volume_size_gb: int = 100
+    attached_volumes: list[str] = Field(default_factory=list, sa_type=JSON)
+    user_data: str | None = None
+    enable_monitoring: bool = True
+    enable_termination_protection: bool = False
+    launch_time: datetime | None = None
+    stop_time: datetime | None = None
+    termination_time: datetime | None = Field(default=None, index=True)
+
+
+class InstanceCreate(CommonInput):
+    name: str
+    flavor: str
+    image: str
+    vpc_id: str | None = None
+    subnet_id: str | None = None
+    availability_zone: str | None = None
+    security_groups: list[str] = []
+    key_pair: str | None = None
+    public_key: str | None = None
+    root_volume_size_gb: int = PydanticField(default=100, ge=10, le=16384)
+    user_data: str | None = PydanticField(default=None, max_length=16384)
+    enable_monitoring: bool = True
+    enable_termination_protection: bool = False
+
+    @field_validator("availability_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None and value not in AVAILABILITY_ZONES:
+            raise ValueError(f"must be one of {', '.join(AVAILABILITY_ZONES)}")
+        return value
+
+
+class InstanceUpdate(CommonInput):
+    security_groups: list[str] | None = None
+    enable_monitoring: bool | None = None
+    enable_termination_protection: bool | None = None
 
 
 def summary(instance: Instance) -> dict[str, Any]:
@@ -37,7 +103,7 @@ def summary(instance: Instance) -> dict[str, Any]:
         "image_name": instance.image_name,
         "private_ip": instance.private_ip,
         "public_ip": instance.public_ip,
-        "owner_username": instance.owner,
+        "owner": instance.owner,
         "created_at": instance.created_at,
         "is_running": instance.status == "running",
     }
@@ -65,7 +131,6 @@ def public(instance: Instance) -> dict[str, Any]:
         "launch_time": instance.launch_time,
         "stop_time": instance.stop_time,
         "termination_time": instance.termination_time,
-        "owner_username": instance.owner,
         "is_running": instance.status == "running",
         "is_stopped": instance.status == "stopped",
     }
@@ -81,13 +146,9 @@ def detail(ctx: Ctx, instance: Instance) -> dict[str, Any]:
     }
 
 
-def _quota_amounts(vcpus: int, memory_mb: int) -> dict[str, int]:
-    return {"instances": 1, "vcpus": vcpus, "memory_gb": math.ceil(memory_mb / 1024)}
-
-
 def create_instance(ctx: Ctx, spec: InstanceCreate) -> Instance:
     """Launch an instance: `pending`, then `running` once the boot duration has passed."""
-    flavor = flavors.find_active(ctx, spec.flavor)
+    flavor = flavors.find_launchable(ctx, spec.flavor)
     image = images.find_launchable(ctx, spec.image)
     # Networking is not part of the engine yet: no VPC, subnet or security group exists to name.
     for field_name in ("vpc_id", "subnet_id"):
@@ -96,8 +157,7 @@ def create_instance(ctx: Ctx, spec: InstanceCreate) -> Instance:
     if spec.security_groups:
         raise field_error("security_groups", f"no such security group {spec.security_groups[0]!r}")
     owner = ctx.principal.username
-    quotas.consume(ctx, owner=owner, amounts=_quota_amounts(flavor.vcpus, flavor.memory_mb))
-    instance_id = new_id("i")
+    instance_id = INSTANCES.new_id()
     instance = Instance(
         instance_id=instance_id,
         owner=owner,
@@ -124,30 +184,21 @@ def create_instance(ctx: Ctx, spec: InstanceCreate) -> Instance:
         security_groups=[],
         attached_volumes=[],
     )
+    INSTANCES.consume_quota(ctx, instance)
     apply_common(instance, spec, now=ctx.now)
     instance.private_ip = ipam.allocate(
         ctx, pool=f"default:{owner}", network=DEFAULT_PRIVATE_NETWORK, resource_id=instance_id
     )
     instance.public_ip = _public_ip(ctx, instance_id)
-    LIFECYCLE.begin(ctx, instance, "pending")
-    ctx.session.add(instance)
-    counts.add(ctx.session, collection="instances", owner=owner, delta=1)
-    audit.record(
-        ctx,
-        action="create",
-        resource_type="instance",
-        resource_id=instance_id,
-        resource_name=instance.name,
-        details={"flavor": flavor.flavor_id, "image": image.image_id},
-    )
+    INSTANCES.begin(ctx, instance, "pending")
+    INSTANCES.added(ctx, instance)
+    ctx.audit_details.update(flavor=flavor.flavor_id, image=image.image_id)
     return instance
 
 
 def _public_ip(ctx: Ctx, instance_id: str) -> str | None:
     # The shared public range is small (251 addresses); past that, instances launch without one,
     # as a cloud does when its public pool is spent, rather than failing the launch.
-    from engine.errors import Conflict
-
     try:
         return ipam.allocate(ctx, pool="public", network=PUBLIC_NETWORK, resource_id=instance_id)
     except Conflict:
@@ -155,7 +206,7 @@ def _public_ip(ctx: Ctx, instance_id: str) -> str | None:
 
 
 def update_instance(ctx: Ctx, instance: Instance, spec: InstanceUpdate) -> Instance:
-    if instance.status in FINAL_STATES:
+    if instance.status in INSTANCES.machine.final_states:
         raise InvalidState(f"instance {instance.instance_id} is {instance.status}")
     if spec.security_groups:
         raise field_error("security_groups", f"no such security group {spec.security_groups[0]!r}")
@@ -165,85 +216,134 @@ def update_instance(ctx: Ctx, instance: Instance, spec: InstanceUpdate) -> Insta
         if value is not None:
             setattr(instance, name, value)
     ctx.session.add(instance)
-    audit.record(
-        ctx,
-        action="update",
-        resource_type="instance",
-        resource_id=instance.instance_id,
-        resource_name=instance.name,
-        details=spec.model_dump(exclude_none=True, exclude={"metadata"}),
-    )
+    ctx.audit_details.update(spec.model_dump(exclude_none=True, exclude={"metadata"}))
     return instance
 
 
 def start_instance(ctx: Ctx, instance: Instance) -> Instance:
-    LIFECYCLE.require(instance, ("stopped",), "Instance must be stopped")
-    LIFECYCLE.begin(ctx, instance, "pending")
+    """Boot a stopped instance again (the action allows only `stopped`)."""
+    INSTANCES.begin(ctx, instance, "pending")
     instance.launch_time = ctx.now
-    return _acted(ctx, instance, "start")
+    return _acted(ctx, instance)
 
 
 def stop_instance(ctx: Ctx, instance: Instance) -> Instance:
-    LIFECYCLE.require(instance, ("running",), "Instance must be running")
-    LIFECYCLE.begin(ctx, instance, "stopping")
+    INSTANCES.begin(ctx, instance, "stopping")
     instance.stop_time = ctx.now
-    return _acted(ctx, instance, "stop")
+    return _acted(ctx, instance)
 
 
 def terminate_instance(ctx: Ctx, instance: Instance) -> Instance:
     """Terminate (or cancel a pending launch); releases IPs and quotas at once."""
-    if instance.enable_termination_protection and instance.status not in FINAL_STATES:
+    final = INSTANCES.machine.final_states
+    if instance.enable_termination_protection and instance.status not in final:
         raise InvalidState(
             "Instance is protected from termination; clear enable_termination_protection first"
         )
     if instance.status == "pending":
-        LIFECYCLE.begin(ctx, instance, "cancelled")
+        INSTANCES.begin(ctx, instance, "cancelled")
     else:
-        LIFECYCLE.require(instance, ("running", "stopped"), "Instance must be running or stopped")
-        LIFECYCLE.begin(ctx, instance, "terminating")
+        INSTANCES.require(instance, ("running", "stopped"))
+        INSTANCES.begin(ctx, instance, "terminating")
     instance.termination_time = ctx.now
     ipam.release(ctx, resource_id=instance.instance_id)
     instance.private_ip = instance.public_ip = None
-    for resource_type, amount in _quota_amounts(instance.vcpus, instance.memory_mb).items():
-        quotas.release(ctx, owner=instance.owner or "", resource_type=resource_type, amount=amount)
-    return _acted(ctx, instance, "terminate")
+    INSTANCES.release_quota(ctx, instance)
+    return _acted(ctx, instance)
 
 
 def delete_instance(ctx: Ctx, instance: Instance, *, force: bool = False) -> int:
-    """`DELETE` follows the terminate rules and is asynchronous (202)."""
+    """`DELETE` follows the terminate rules, audited as a termination, and is asynchronous."""
     terminate_instance(ctx, instance)
     return 202
 
 
-def _acted(ctx: Ctx, instance: Instance, action: str) -> Instance:
+def _acted(ctx: Ctx, instance: Instance) -> Instance:
     ctx.session.add(instance)
-    audit.record(
-        ctx,
-        action=action,
-        resource_type="instance",
-        resource_id=instance.instance_id,
-        resource_name=instance.name,
-        details={"status": instance.status},
-    )
+    ctx.audit_details["status"] = instance.status
     return instance
 
 
-INSTANCES = ResourceKind(
-    resource_type="instance",
+def instance_metrics(ctx: Ctx, instance: Instance) -> dict[str, Any]:
+    rows = metrics.samples(instance, now=ctx.now)
+    return {"count": len(rows), "next": None, "previous": None, "results": rows}
+
+
+INSTANCES = Collection(
+    service="compute",
+    name="instances",
+    label="instance",
+    id_prefix="i",
     model=Instance,
     id_field="instance_id",
     public=public,
     summary=summary,
     detail=detail,
-    filters={"owner": str, "status": str, "flavor": str, "availability_zone": str},
+    # `flavor` is matched by id or by name: `?flavor=t3.micro` finds what `t3-micro` does.
+    filters={
+        "owner": str,
+        "status": str,
+        "flavor": flavors.flavor_id,
+        "availability_zone": str,
+    },
     search=("instance_id", "name", "private_ip", "public_ip"),
     ordering=("created_at", "name", "status"),
     default_ordering="-created_at",
-    counted_as="instances",
-    lifecycle=LIFECYCLE,
+    counted=True,
+    quota={
+        "instances": 1,
+        "vcpus": lambda instance: instance.vcpus,
+        "memory_gb": lambda instance: math.ceil(instance.memory_mb / 1024),
+    },
+    states=StateMachine(
+        states=(
+            "pending",
+            "running",
+            "stopping",
+            "stopped",
+            "terminating",
+            "terminated",
+            "cancelled",
+        ),
+        transitions={
+            "pending": ("running", 3.0),
+            "stopping": ("stopped", 2.0),
+            "terminating": ("terminated", 2.0),
+        },
+        final=("terminated", "cancelled"),
+        # Terminated instances stay visible for 30 days, then are removed (SPEC B3).
+        retention=timedelta(days=30),
+    ),
     create_schema=InstanceCreate,
     create=create_instance,
     update_schema=InstanceUpdate,
     update=update_instance,
+    # A DELETE is a termination: audited as `terminate` whether it is refused or done.
     delete=delete_instance,
+    delete_action="terminate",
+    actions=(
+        Action(
+            "start",
+            start_instance,
+            allowed_from=("stopped",),
+            summary="Start a stopped instance",
+            message="Starting",
+        ),
+        Action(
+            "stop",
+            stop_instance,
+            allowed_from=("running",),
+            summary="Stop a running instance",
+            message="Stopping",
+        ),
+        Action(
+            "terminate", terminate_instance, summary="Terminate an instance", message="Terminating"
+        ),
+        Action(
+            "metrics",
+            instance_metrics,
+            "GET",
+            summary="Latest 100 metric samples, newest first",
+        ),
+    ),
 )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.compute.models import Instance
+    from engine.compute.instances import Instance
 
 MONITORED_INTERVAL = 60  # seconds between samples with enable_monitoring (SPEC B3)
 BASIC_INTERVAL = 300

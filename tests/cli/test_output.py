@@ -14,7 +14,7 @@ from tests.cli.runner import Cli, expect_error
 
 INSTANCE_LIST_FIELDS = {
     "resource_id", "instance_id", "name", "status", "flavor_name", "image_name", "private_ip",
-    "public_ip", "owner_username", "created_at", "is_running",
+    "public_ip", "owner", "created_at", "is_running",
 }  # fmt: skip
 CREATE_WEB = (
     "instance", "create", "--name", "web-1", "--flavor", "t3.micro", "--image", "ubuntu-22.04",

@@ -55,8 +55,9 @@ def test_an_action_with_a_key_runs_once(engine: LocalEngine) -> None:
     user = engine.user()
     iid = expect(user.client.post(INSTANCES, json=BODY), 201)["instance_id"]
     headers = {"Idempotency-Key": "stop-once"}
-    expect(user.client.post(instance(iid, "stop"), headers=headers), 200)
+    first = expect(user.client.post(instance(iid, "stop"), headers=headers), 200)
     # Without the key this second stop would be a 409: the instance is already stopped.
     replay = user.client.post(instance(iid, "stop"), headers=headers)
     assert replay.status_code == 200
-    assert replay.json() == {"status": "Instance stopped"}
+    assert replay.json() == first
+    assert first["status"] == "stopping"

@@ -44,7 +44,7 @@ def test_list_items_carry_the_summary_fields(fleet: tuple[User, dict[str, str]])
         "image_name",
         "private_ip",
         "public_ip",
-        "owner_username",
+        "owner",
         "created_at",
         "is_running",
     }

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlmodel import select
 
+from engine.compute.instances import Instance
 from engine.compute.metrics import samples
-from engine.compute.models import Instance
 from tests.support.api import expect, instance, launch
 from tests.support.engine import EPOCH, LocalEngine
 

@@ -1,0 +1,196 @@
+"""A collection declared once: routes, OpenAPI, counts, audit, durations and the CLI catalog
+derive from its `Collection`.
+
+A collection's module (`engine/<service>/<collection>.py`, named after the collection) holds its
+table, its request bodies, its service functions and, at the bottom, its declaration:
+
+    INSTANCES = Collection(
+        service="compute", name="instances", label="instance", id_prefix="i",
+        model=Instance, public=public, ...,
+        states=StateMachine(...), actions=(Action("stop", stop_instance, ...),),
+    )
+
+and its service lists the module in `COLLECTIONS` (`engine/<service>/__init__.py`). Nothing else
+names it: the route table, the audit log and the timeline find it through `engine.registry`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import DependencyViolation, InvalidState
+from engine.ids import new_id
+from engine.resources import Body, ResourceKind
+
+if TYPE_CHECKING:
+    from engine.context import Ctx
+    from engine.lifecycle import Lifecycle
+
+CRUD = ("list", "create", "get", "update", "delete")
+READ_ONLY = ("list", "get")
+
+
+@dataclass(frozen=True)
+class StateMachine:
+    """Every state in lifecycle order; each transitional one completes to its target after its
+    duration on the engine clock; a final state is removed `retention` after it is reached."""
+
+    states: tuple[str, ...]
+    transitions: Mapping[str, tuple[str, float]]  # transitional state -> (target, seconds)
+    final: tuple[str, ...] = ()
+    retention: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        named = {*self.transitions, *(t for t, _ in self.transitions.values()), *self.final}
+        unknown = named - set(self.states)
+        assert not unknown, f"states {sorted(unknown)} are not in {self.states}"
+
+    @property
+    def live(self) -> tuple[str, ...]:
+        """The states of a resource that still exists for its dependents."""
+        return tuple(s for s in self.states if s not in self.final)
+
+
+@dataclass(frozen=True)
+class Action:
+    """A custom action (SPEC B1). A detail action's function takes `(ctx, resource[, body])` and
+    returns the resource, rendered as the collection shows it, or a value returned as it is; a
+    list-level action's function takes the request."""
+
+    name: str
+    function: Callable[..., Any]
+    method: str = "POST"
+    detail: bool = True
+    allowed_from: tuple[str, ...] = ()  # the states it may start from; else 409 INVALID_STATE
+    body: type[Body] | None = None
+    status: int = 200
+    summary: str = ""
+    message: str = ""  # the CLI's one-line note, e.g. "Stopping"
+
+    @property
+    def mutates(self) -> bool:
+        return self.method != "GET"
+
+
+@dataclass(frozen=True)
+class Dependent:
+    """Rows of another collection that keep a resource from being deleted while they live."""
+
+    collection: str  # the dependent collection's name
+    column: str  # its column holding this resource's public id
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Collection(ResourceKind):
+    """One collection of a service: its identity and rules, declared once (see the module)."""
+
+    service: str
+    name: str  # the path segment: /api/v1/services/<name>/
+    label: str  # singular, for messages and audit: "instance", "kubernetes cluster"
+    id_prefix: str
+    verbs: tuple[str, ...] = CRUD
+    # The audit action of DELETE: an instance's DELETE is a termination, refused or not.
+    delete_action: str = "delete"
+    states: StateMachine | None = None
+    actions: tuple[Action, ...] = ()
+    dependents: tuple[Dependent, ...] = ()
+    # What one resource takes of its owner's quotas: SPEC B5 type -> a number, or a function of
+    # the row ({"instances": 1, "vcpus": lambda i: i.vcpus}).
+    quota: Mapping[str, int | Callable[[Any], int]] = field(default_factory=dict)
+    counted: bool = False  # keep per-owner row counts (engine.counts) so list counts are O(1)
+
+    def __post_init__(self) -> None:
+        set_ = functools.partial(object.__setattr__, self)
+        super().__post_init__()
+        if not self.resource_type:
+            set_("resource_type", self.label.replace(" ", "_"))
+        # The tables a collection's writes touch are imported with it, so they are created with
+        # its own before its first request.
+        if self.counted:
+            import engine.counts  # noqa: F401
+
+            set_("counted_as", self.name)
+        if self.quota:
+            from engine.quotas import DEFAULT_LIMITS
+
+            unknown = set(self.quota) - set(DEFAULT_LIMITS)
+            assert not unknown, f"{self.name}: no quota types {sorted(unknown)} (SPEC B5)"
+        if self.states is not None:
+            from engine.lifecycle import Lifecycle
+
+            set_("lifecycle", Lifecycle(self))
+
+    # --- what service functions call ----------------------------------------------------------
+
+    def new_id(self) -> str:
+        return new_id(self.id_prefix)
+
+    @property
+    def machine(self) -> Lifecycle:
+        assert self.lifecycle is not None, f"{self.name} declares no states"
+        return self.lifecycle
+
+    def begin(self, ctx: Ctx, obj: Any, state: str) -> None:
+        """Move `obj` into `state` on the timeline (see `engine.lifecycle`)."""
+        self.machine.begin(ctx, obj, state)
+
+    def require(self, obj: Any, allowed: tuple[str, ...], message: str = "") -> None:
+        if obj.status not in allowed:
+            what = message or f"{self.label.capitalize()} must be {' or '.join(allowed)}"
+            raise InvalidState(
+                f"{what} (it is {obj.status})",
+                details={"status": obj.status, "allowed": list(allowed)},
+            )
+
+    def quota_amounts(self, obj: Any) -> dict[str, int]:
+        return {t: a if isinstance(a, int) else a(obj) for t, a in self.quota.items()}
+
+    def consume_quota(self, ctx: Ctx, obj: Any) -> None:
+        """Take `obj`'s quota amounts from its owner's (429 QUOTA_EXCEEDED past a limit)."""
+        if self.quota:
+            from engine import quotas
+
+            quotas.consume(ctx, owner=obj.owner or "", amounts=self.quota_amounts(obj))
+
+    def release_quota(self, ctx: Ctx, obj: Any) -> None:
+        if self.quota:
+            from engine import quotas
+
+            for kind, amount in self.quota_amounts(obj).items():
+                quotas.release(ctx, owner=obj.owner or "", resource_type=kind, amount=amount)
+
+    def added(self, ctx: Ctx, obj: Any) -> None:
+        """Record a new row: add it to the session and, for a counted collection, its count."""
+        ctx.session.add(obj)
+        if self.counted:
+            from engine import counts
+
+            counts.add(ctx.session, collection=self.name, owner=obj.owner or "", delta=1)
+
+    def check_dependents(self, ctx: Ctx, obj: Any) -> None:
+        """409 DEPENDENCY_VIOLATION while a declared dependent still uses `obj`."""
+        from sqlmodel import col, func, select
+
+        from engine import registry
+
+        public_id = getattr(obj, self.id_field)
+        for dependent in self.dependents:
+            other = registry.get(dependent.collection)
+            query = select(func.count()).select_from(other.model)
+            query = query.where(col(getattr(other.model, dependent.column)) == public_id)
+            if other.states is not None:
+                query = query.where(col(other.model.status).in_(other.states.live))
+            in_use = ctx.session.exec(query).one()
+            if in_use:
+                raise DependencyViolation(
+                    f"{self.label} {public_id} is used by {in_use} {other.label}(s); "
+                    f"{other.delete_action} them first",
+                    details={other.name: in_use},
+                )
+
+    def action(self, name: str) -> Action:
+        return next(a for a in self.actions if a.name == name)
