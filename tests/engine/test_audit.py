@@ -72,6 +72,26 @@ def test_a_refused_mutation_leaves_a_failure_record_and_nothing_else(engine: Loc
     assert expect(user.client.get(AUDIT, params={"status": "success"}), 200)["count"] == 1
 
 
+def test_a_refused_and_a_done_termination_carry_the_same_action(engine: LocalEngine) -> None:
+    user = engine.user()
+    body = {"name": "guarded", "flavor": "t3.micro", "image": "ubuntu-22.04"}
+    iid = expect(
+        user.client.post(INSTANCES, json={**body, "enable_termination_protection": True}), 201
+    )["instance_id"]
+    expect_error(user.client.delete(instance(iid)), 409, "INVALID_STATE")
+    expect(user.client.patch(instance(iid), json={"enable_termination_protection": False}), 200)
+    assert user.client.delete(instance(iid)).status_code == 202
+
+    records = expect(user.client.get(AUDIT, params={"resource_id": iid}), 200)["results"]
+    assert [(r["action"], r["status"]) for r in records] == [
+        ("terminate", "success"),
+        ("update", "success"),
+        ("terminate", "failure"),
+        ("create", "success"),
+    ]
+    assert records[0]["details"] == {"status": "terminating"}
+
+
 def test_users_see_their_own_records_and_admins_see_everyones(engine: LocalEngine) -> None:
     alice, bob = engine.user(), engine.user()
     launch(alice.client)

@@ -60,6 +60,9 @@ def test_exact_filters(fleet: tuple[User, dict[str, str]]) -> None:
     assert _names(user, status="stopped") == ["web-2"]
     assert sorted(_names(user, status="running")) == ["cache_1", "db-1", "web-1", "web-3"]
     assert _names(user, flavor="m5-large") == ["db-1"]
+    # A flavor is named as at launch, by name as well as by id.
+    assert _names(user, flavor="m5.large") == ["db-1"]
+    assert len(_names(user, flavor="t3.micro")) == 4
     assert _names(user, name="web") == []
     assert len(_names(user, availability_zone="us-west-2a")) == 5
     assert len(_names(user, owner=user.username)) == 5
