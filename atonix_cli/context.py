@@ -14,9 +14,6 @@ from atonix_cli.errors import CliError, ExitCode
 from atonix_cli.output import FORMATS, Column, apply_query, render
 from atonix_cli.settings import GlobalOptions, Settings, resolve
 
-# States after which a resource is gone; name lookups prefer resources not in them.
-GONE_STATES = ("terminated", "cancelled", "deleted")
-
 
 class Application:
     def __init__(self, options: GlobalOptions | None = None) -> None:
@@ -150,28 +147,6 @@ class Application:
             raise CliError(f"{question} Not on a terminal: pass --yes to confirm", ExitCode.USAGE)
         if not click.confirm(question, default=False, err=True):
             raise CliError("cancelled", ExitCode.USAGE)
-
-    # --- lookups -----------------------------------------------------------------------------
-
-    def resolve(self, collection: str, ref: str, *, prefix: str, label: str) -> str:
-        """An id from an id or a unique name; live resources win over gone ones of the same name."""
-        import re
-
-        if re.fullmatch(rf"{re.escape(prefix)}-[0-9a-f]{{12}}", ref):
-            return ref
-        matches = self.client.list_all(f"services/{collection}/", name=ref)
-        live = [m for m in matches if m.get("status") not in GONE_STATES]
-        candidates = live or matches
-        if not candidates and ref.startswith(f"{prefix}-"):
-            return ref  # a readable id (built-in images: ami-ubuntu2204); the API judges it
-        if not candidates:
-            raise CliError(f"no {label} named or with id {ref!r}", ExitCode.NOT_FOUND)
-        if len(candidates) > 1:
-            ids = ", ".join(m["resource_id"] for m in candidates[:5])
-            raise CliError(
-                f"{len(candidates)} {label}s are named {ref!r} ({ids}); use an id", ExitCode.USAGE
-            )
-        return str(candidates[0]["resource_id"])
 
 
 def current() -> Application:

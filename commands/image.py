@@ -6,12 +6,13 @@ from typing import Any
 
 import typer
 
-from atonix_cli.context import Application, current
+from atonix_cli.context import current
 from atonix_cli.framework import ResourceApp
+from atonix_cli.resources import Resource
 
 app = ResourceApp(help="Machine images: the built-in ones and your own.")
 
-PATH = "services/images/"
+IMAGES = Resource("images")
 COLUMNS = (
     ("image_id", "ID"),
     ("name", "NAME"),
@@ -22,10 +23,6 @@ COLUMNS = (
     ("owner", "OWNER"),
 )
 Ref = typer.Argument(..., metavar="IMAGE", help="Image id (ami-…) or unique name.")
-
-
-def _id(cli: Application, ref: str) -> str:
-    return cli.resolve("images", ref, prefix="ami", label="image")
 
 
 @app.command("list")
@@ -39,8 +36,8 @@ def list_images(
     Example: atonix image list -o json
     """
     cli = current()
-    path = f"{PATH}my_images/" if mine else PATH
-    cli.render(cli.client.list_all(path, os_type=os_type, search=search), columns=COLUMNS)
+    items = IMAGES.list(cli, "my_images" if mine else "", os_type=os_type, search=search)
+    cli.render(items, columns=COLUMNS)
 
 
 @app.command("show")
@@ -50,7 +47,7 @@ def show(ref: str = Ref) -> None:
     Example: atonix image show ubuntu-22.04
     """
     cli = current()
-    cli.render(cli.client.get(f"{PATH}{_id(cli, ref)}/"))
+    cli.render(IMAGES.show(cli, IMAGES.resolve(cli, ref)))
 
 
 @app.command("create")
@@ -59,7 +56,7 @@ def create(
     os_type: str = typer.Option("linux", "--os-type", help="linux, windows or custom."),
     os_name: str = typer.Option("", "--os-name"),
     os_version: str = typer.Option("", "--os-version"),
-    size_gb: int = typer.Option(8, "--size", min=1, help="Size in GB."),
+    size_gb: int = typer.Option(8, "--size-gb", "--size", min=1, help="Size in GB."),
     private: bool = typer.Option(False, "--private", help="Visible to you only."),
     description: str | None = typer.Option(None, "--description"),
 ) -> None:
@@ -78,7 +75,7 @@ def create(
     }
     if description is not None:
         body["description"] = description
-    cli.render(cli.client.post(PATH, body))
+    cli.render(cli.client.post(IMAGES.path, body))
 
 
 @app.command("delete")
@@ -89,8 +86,4 @@ def delete(
 
     Example: atonix image delete golden-web --yes
     """
-    cli = current()
-    image_id = _id(cli, ref)
-    cli.confirm(f"Delete image {ref}?", yes=yes)
-    cli.client.call("DELETE", f"{PATH}{image_id}/")
-    cli.info(f"Deleted image {image_id}")
+    IMAGES.delete(current(), ref, yes=yes)

@@ -6,13 +6,14 @@ from typing import Any
 
 import typer
 
-from atonix_cli.context import Application, current
+from atonix_cli.context import current
 from atonix_cli.framework import ResourceApp
-from atonix_cli.waiting import wait_for_status
+from atonix_cli.resources import Resource, tags
 
 app = ResourceApp(help="Virtual machines: create, start, stop, wait, terminate.")
 
-PATH = "services/instances/"
+INSTANCES = Resource("instances")
+STATES = INSTANCES.kind.states
 COLUMNS = (
     ("instance_id", "ID"),
     ("name", "NAME"),
@@ -22,37 +23,14 @@ COLUMNS = (
     ("private_ip", "PRIVATE IP"),
     ("public_ip", "PUBLIC IP"),
 )
-STATES = ("pending", "running", "stopping", "stopped", "terminating", "terminated", "cancelled")
-GONE = ("terminated", "cancelled")
 
 Ref = typer.Argument(..., metavar="INSTANCE", help="Instance id (i-…) or unique name.")
 Wait = typer.Option(False, "--wait", help="Wait until the change has completed.")
 Timeout = typer.Option(300.0, "--timeout", min=0, help="Seconds to wait at most with --wait.")
-
-
-def _id(cli: Application, ref: str) -> str:
-    return cli.resolve("instances", ref, prefix="i", label="instance")
-
-
-def _show(cli: Application, instance_id: str) -> dict[str, Any]:
-    return dict(cli.client.get(f"{PATH}{instance_id}/"))
-
-
-def _wait(
-    cli: Application,
-    instance_id: str,
-    wanted: tuple[str, ...],
-    timeout: float,
-    dead_ends: tuple[str, ...] = GONE,
-) -> dict[str, Any]:
-    return wait_for_status(
-        lambda: _show(cli, instance_id),
-        wanted=wanted,
-        dead_ends=tuple(s for s in dead_ends if s not in wanted),
-        label=f"instance {instance_id}",
-        timeout=timeout,
-        spinner=cli.spinner(),
-    )
+# Flags are the API's field names; the shorter names of earlier releases still work.
+Zone = typer.Option(
+    None, "--availability-zone", "--zone", help="us-west-2a, us-west-2b or us-west-2c."
+)
 
 
 @app.command("list")
@@ -60,11 +38,13 @@ def list_instances(
     status: str | None = typer.Option(
         None, "--status", help=f"Only this status: {', '.join(STATES)}."
     ),
-    flavor: str | None = typer.Option(None, "--flavor", help="Only this flavor id (t3-micro)."),
-    zone: str | None = typer.Option(None, "--zone", help="Only this availability zone."),
+    flavor: str | None = typer.Option(
+        None, "--flavor", help="Only this flavor, by name (t3.micro) or id."
+    ),
+    availability_zone: str | None = Zone,
     search: str | None = typer.Option(None, "--search", help="Text in id, name or IPs."),
     ordering: str | None = typer.Option(
-        None, "--sort", help="created_at, name or status; -x reverses."
+        None, "--ordering", "--sort", help="created_at, name or status; -x reverses."
     ),
 ) -> None:
     """List your instances, newest first (every one: lists are fetched whole).
@@ -72,8 +52,13 @@ def list_instances(
     Example: atonix instance list --status running -o json --query '[].name'
     """
     cli = current()
-    items = cli.client.list_all(
-        PATH, status=status, flavor=flavor, availability_zone=zone, search=search, ordering=ordering
+    items = INSTANCES.list(
+        cli,
+        status=status,
+        flavor=flavor,
+        availability_zone=availability_zone,
+        search=search,
+        ordering=ordering,
     )
     cli.render(items, columns=COLUMNS)
 
@@ -85,7 +70,7 @@ def show(ref: str = Ref) -> None:
     Example: atonix instance show web-1 -o yaml
     """
     cli = current()
-    cli.render(_show(cli, _id(cli, ref)))
+    cli.render(INSTANCES.show(cli, INSTANCES.resolve(cli, ref)))
 
 
 @app.command("create")
@@ -95,18 +80,24 @@ def create(
         ..., "--flavor", help="Flavor name or id (see `atonix flavor list`)."
     ),
     image: str = typer.Option(..., "--image", help="Image name or id (see `atonix image list`)."),
-    zone: str | None = typer.Option(None, "--zone", help="us-west-2a, us-west-2b or us-west-2c."),
+    availability_zone: str | None = Zone,
     description: str | None = typer.Option(None, "--description"),
     key_pair: str | None = typer.Option(None, "--key-pair", help="Name of an SSH key pair."),
-    root_volume_size: int | None = typer.Option(
-        None, "--root-volume-size", help="GB, at least 10."
+    root_volume_size_gb: int | None = typer.Option(
+        None, "--root-volume-size-gb", "--root-volume-size", help="GB, at least 10."
     ),
     user_data: str | None = typer.Option(None, "--user-data", help="cloud-init user data."),
-    monitoring: bool = typer.Option(
-        True, "--monitoring/--no-monitoring", help="Metric samples every 60 s (else every 5 min)."
+    enable_monitoring: bool = typer.Option(
+        True,
+        "--enable-monitoring/--no-enable-monitoring",
+        "--monitoring/--no-monitoring",
+        help="Metric samples every 60 s (else every 5 min).",
     ),
-    protect: bool = typer.Option(
-        False, "--termination-protection", help="Refuse termination until cleared."
+    enable_termination_protection: bool = typer.Option(
+        False,
+        "--enable-termination-protection",
+        "--termination-protection",
+        help="Refuse termination until cleared.",
     ),
     tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable."),
     wait: bool = Wait,
@@ -121,21 +112,18 @@ def create(
         "name": name,
         "flavor": flavor,
         "image": image,
-        "availability_zone": zone,
+        "availability_zone": availability_zone,
         "description": description,
         "key_pair": key_pair,
-        "root_volume_size_gb": root_volume_size,
+        "root_volume_size_gb": root_volume_size_gb,
         "user_data": user_data,
-        "enable_monitoring": monitoring,
-        "enable_termination_protection": protect,
-        "tags": _tags(tag) or None,
+        "enable_monitoring": enable_monitoring,
+        "enable_termination_protection": enable_termination_protection,
+        "tags": tags(tag) or None,
     }
-    created = cli.client.post(PATH, {k: v for k, v in body.items() if v is not None})
-    instance_id = created["instance_id"]
-    cli.info(f"Launching instance {name} ({instance_id})")
-    if wait:
-        created = _wait(cli, instance_id, ("running",), timeout)
-    cli.render(created)
+    created = cli.client.post(INSTANCES.path, {k: v for k, v in body.items() if v is not None})
+    cli.info(f"Launching instance {name} ({created['instance_id']})")
+    cli.render(INSTANCES.settle(cli, created, timeout) if wait else created)
 
 
 @app.command("update")
@@ -143,9 +131,12 @@ def update(
     ref: str = Ref,
     name: str | None = typer.Option(None, "--name", help="New name."),
     description: str | None = typer.Option(None, "--description"),
-    monitoring: bool | None = typer.Option(None, "--monitoring/--no-monitoring"),
-    protect: bool | None = typer.Option(
+    enable_monitoring: bool | None = typer.Option(
+        None, "--enable-monitoring/--no-enable-monitoring", "--monitoring/--no-monitoring"
+    ),
+    enable_termination_protection: bool | None = typer.Option(
         None,
+        "--enable-termination-protection/--no-enable-termination-protection",
         "--termination-protection/--no-termination-protection",
         help="Set or clear termination protection.",
     ),
@@ -153,35 +144,19 @@ def update(
 ) -> None:
     """Change an instance's name, description, monitoring, protection or tags.
 
-    Example: atonix instance update web-1 --no-termination-protection
+    Example: atonix instance update web-1 --no-enable-termination-protection
     """
     cli = current()
     body: dict[str, Any] = {
         "name": name,
         "description": description,
-        "enable_monitoring": monitoring,
-        "enable_termination_protection": protect,
-        "tags": _tags(tag) if tag else None,
+        "enable_monitoring": enable_monitoring,
+        "enable_termination_protection": enable_termination_protection,
+        "tags": tags(tag) if tag else None,
     }
-    instance_id = _id(cli, ref)
-    cli.render(
-        cli.client.call(
-            "PATCH",
-            f"{PATH}{instance_id}/",
-            json_body={k: v for k, v in body.items() if v is not None},
-        )
-    )
-
-
-def _act(
-    ref: str, action: str, wanted: tuple[str, ...], verb: str, wait: bool, timeout: float
-) -> None:
-    cli = current()
-    instance_id = _id(cli, ref)
-    cli.client.post(f"{PATH}{instance_id}/{action}/")
-    cli.info(f"{verb} instance {ref}" + (f" ({instance_id})" if ref != instance_id else ""))
-    result = _wait(cli, instance_id, wanted, timeout) if wait else _show(cli, instance_id)
-    cli.render(result)
+    changes = {k: v for k, v in body.items() if v is not None}
+    path = INSTANCES.item(INSTANCES.resolve(cli, ref))
+    cli.render(cli.client.call("PATCH", path, json_body=changes))
 
 
 @app.command("start")
@@ -190,7 +165,8 @@ def start(ref: str = Ref, wait: bool = Wait, timeout: float = Timeout) -> None:
 
     Example: atonix instance start web-1 --wait
     """
-    _act(ref, "start", ("running",), "Starting", wait, timeout)
+    cli = current()
+    cli.render(INSTANCES.act(cli, ref, "start", wait=wait, timeout=timeout))
 
 
 @app.command("stop")
@@ -199,7 +175,8 @@ def stop(ref: str = Ref, wait: bool = Wait, timeout: float = Timeout) -> None:
 
     Example: atonix instance stop web-1 --wait
     """
-    _act(ref, "stop", ("stopped",), "Stopping", wait, timeout)
+    cli = current()
+    cli.render(INSTANCES.act(cli, ref, "stop", wait=wait, timeout=timeout))
 
 
 @app.command("terminate")
@@ -208,7 +185,8 @@ def terminate(ref: str = Ref, wait: bool = Wait, timeout: float = Timeout) -> No
 
     Example: atonix instance terminate web-1 --wait
     """
-    _act(ref, "terminate", GONE, "Terminating", wait, timeout)
+    cli = current()
+    cli.render(INSTANCES.act(cli, ref, "terminate", wait=wait, timeout=timeout))
 
 
 @app.command("wait")
@@ -222,9 +200,8 @@ def wait(
     Example: atonix instance wait web-1 --state running --timeout 60
     """
     cli = current()
-    if state not in STATES:
-        raise typer.BadParameter(f"must be one of {', '.join(STATES)}", param_hint="--state")
-    cli.render(_wait(cli, _id(cli, ref), (state,), timeout))
+    INSTANCES.check_state(state)
+    cli.render(INSTANCES.wait(cli, INSTANCES.resolve(cli, ref), (state,), timeout))
 
 
 @app.command("metrics")
@@ -239,7 +216,8 @@ def metrics(
     Example: atonix instance metrics web-1 --limit 5
     """
     cli = current()
-    samples = cli.client.get(f"{PATH}{_id(cli, ref)}/metrics/")["results"][:limit]
+    samples = cli.client.get(INSTANCES.item(INSTANCES.resolve(cli, ref), "metrics"))["results"]
+    samples = samples[:limit]
     cli.render(
         samples,
         columns=(
@@ -251,13 +229,3 @@ def metrics(
             ("network_out_bytes", "NET OUT"),
         ),
     )
-
-
-def _tags(pairs: list[str]) -> dict[str, str]:
-    tags = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--tag")
-        tags[key] = value
-    return tags

@@ -12,10 +12,11 @@ from typing import Any
 from unittest import mock
 
 from atonix_cli.app import run
+from atonix_cli.catalog import CATALOG
 from profiles.store import Config
 from tests.cli.keyring_memory import MemoryKeyring
 
-GONE = ("terminated", "cancelled")
+GONE = CATALOG["instances"].final
 SERVICE = "atonix"  # the keyring service name the CLI stores secrets under
 
 

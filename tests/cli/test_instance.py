@@ -157,3 +157,33 @@ def test_a_live_instance_wins_over_a_terminated_one_of_the_same_name(cli: Cli) -
     assert cli.json("instance", "show", "reborn")["instance_id"] == new["instance_id"]
     stopped = cli.json("instance", "stop", "reborn", "--wait")
     assert stopped["instance_id"] == new["instance_id"]
+
+
+def test_an_action_prints_what_the_api_answered_with_one_request(cli: Cli) -> None:
+    instance_id = launch(cli, "web-1")["instance_id"]
+    stopped = cli.ok("instance", "stop", instance_id, "-o", "json", "--debug")
+    assert stopped.json()["status"] in ("stopping", "stopped")
+    requests = [line for line in stopped.stderr.splitlines() if line.startswith("debug: > ")]
+    assert len(requests) == 1, requests
+    assert requests[0].startswith(f"debug: > POST /api/v1/services/instances/{instance_id}/stop/")
+
+
+def test_flags_are_the_api_field_names(cli: Cli) -> None:
+    created = cli.json(
+        *CREATE,
+        "--name", "named-1",
+        "--availability-zone", "us-west-2b",
+        "--enable-termination-protection",
+        "--no-enable-monitoring",
+        "--root-volume-size-gb", "20",
+        "--wait",
+    )  # fmt: skip
+    assert (created["availability_zone"], created["root_volume_size_gb"]) == ("us-west-2b", 20)
+    assert created["enable_termination_protection"] is True
+    assert created["enable_monitoring"] is False
+    zone_b = ("--availability-zone", "us-west-2b")
+    found = cli.json("instance", "list", "--flavor", "t3.micro", *zone_b)
+    assert [i["name"] for i in found] == ["named-1"]
+    assert cli.json("instance", "list", "--ordering", "-name", "--zone", "us-west-2b") == found
+    updated = cli.json("instance", "update", "named-1", "--no-enable-termination-protection")
+    assert updated["enable_termination_protection"] is False
