@@ -313,6 +313,7 @@ def seed_instances(
     HTTP layer. The user must exist and have quotas large enough."""
     from sqlmodel import select
 
+    from engine import audit
     from engine.compute.instances import InstanceCreate, create_instance
     from engine.context import Ctx, Principal
     from engine.identity.models import User
@@ -343,7 +344,17 @@ def seed_instances(
                     flavor=CREATE_BODY["flavor"],
                     image=CREATE_BODY["image"],
                 )
-                create_instance(ctx, spec)
+                ctx.audit_details = {}
+                created = create_instance(ctx, spec)
+                # As the dispatcher audits a create through the API.
+                audit.record(
+                    ctx,
+                    action="create",
+                    resource_type="instance",
+                    resource_id=created.instance_id,
+                    resource_name=created.name,
+                    details=ctx.audit_details,
+                )
                 if i % 500 == 499:
                     session.flush()
         done = min(done + batch, count)
