@@ -53,8 +53,15 @@ class Ctx:
     request_id: str = ""
     source_ip: str | None = None
     user_agent: str = ""
-    # What a service adds to the audit record the dispatcher writes for this request.
+    # What a service adds to the audit record the dispatcher writes for this request: details,
+    # and for a platform route (a user, a key) the id and name of what it changed.
     audit_details: dict[str, Any] = field(default_factory=dict)
+    audit_subject: tuple[str, str] = ("", "")
+
+    def audited(self, *, resource_id: str, resource_name: str = "", **details: Any) -> None:
+        """Name what this request changed, for the record the dispatcher writes."""
+        self.audit_subject = (resource_id, resource_name)
+        self.audit_details.update(details)
 
     @property
     def clock(self) -> Clock:

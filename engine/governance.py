@@ -44,13 +44,8 @@ def set_quota(request: Request) -> dict[str, Any]:
     get_user(ctx.session, username=body.owner)
     resource_type = request.params["id"]
     quotas.set_limit(ctx, owner=body.owner, resource_type=resource_type, limit=body.limit)
-    audit.record(
-        ctx,
-        action="set_quota",
-        resource_type="quota",
-        resource_id=resource_type,
-        resource_name=body.owner,
-        details={"owner": body.owner, "limit": body.limit},
+    ctx.audited(
+        resource_id=resource_type, resource_name=body.owner, owner=body.owner, limit=body.limit
     )
     ctx.session.flush()
     return next(
@@ -103,10 +98,5 @@ def advance_clock(request: Request) -> dict[str, Any]:
     # Everything due by the new time is done now, in due order, each at its own due timestamp.
     while timeline.work_due(ctx.session.connection(), ctx.now) == timeline.BATCH:
         pass
-    audit.record(
-        ctx,
-        action="advance_clock",
-        resource_type="clock",
-        details={"seconds": body.seconds, "now": ctx.now.isoformat()},
-    )
+    ctx.audited(resource_id="", seconds=body.seconds, now=ctx.now.isoformat())
     return clock_state(ctx)

@@ -160,7 +160,7 @@ class EngineApp:
                 if replay is not None:
                     return replay
             response = _as_response(handler(request), route)
-            if write and route.action and route.resource is not None:
+            if write and route.action:
                 _audit_success(request, route)
             if idempotency_key:
                 idempotency.remember(ctx, key=idempotency_key, request=request, response=response)
@@ -201,7 +201,6 @@ class EngineApp:
             return
         from engine import audit
 
-        kind = request.kind
         try:
             with self.db.session(write=True) as session:
                 failed = Ctx(
@@ -216,7 +215,7 @@ class EngineApp:
                 audit.record(
                     failed,
                     action=route.action,
-                    resource_type=kind.resource_type if kind else route.path.split("/")[3],
+                    resource_type=_resource_type(request, route),
                     resource_id=request.params.get("id", ""),
                     status="failure",
                     error_message=f"{error.code}: {error.message}",
@@ -226,21 +225,35 @@ class EngineApp:
 
 
 def _audit_success(request: Request, route: Route) -> None:
-    """A collection's mutation, audited in its own transaction under its declared action name,
-    with what the service added (`ctx.audit_details`)."""
-    if isinstance(route.resource, str):
-        return  # a platform list; its few mutations audit themselves
+    """A write, audited in its own transaction under its route's action name, with what the
+    service added (`ctx.audit_details`, and `ctx.audit_subject` on a platform route)."""
     from engine import audit
+    from engine.collection import Collection
 
     kind, subject, ctx = route.resource, request.subject, request.ctx
+    if isinstance(kind, Collection):
+        resource_type = kind.resource_type
+        resource_id = getattr(subject, kind.id_field) if subject is not None else ""
+        resource_name = getattr(subject, "name", "") if subject is not None else ""
+    else:
+        resource_type = route.resource_type
+        resource_id, resource_name = ctx.audit_subject
     audit.record(
         ctx,
         action=route.action or "",
-        resource_type=kind.resource_type,
-        resource_id=getattr(subject, kind.id_field) if subject is not None else "",
-        resource_name=getattr(subject, "name", "") if subject is not None else "",
+        resource_type=resource_type,
+        resource_id=resource_id,
+        resource_name=resource_name or "",
         details=ctx.audit_details,
     )
+
+
+def _resource_type(request: Request, route: Route) -> str:
+    from engine.collection import Collection
+
+    if isinstance(request.kind, Collection):
+        return request.kind.resource_type
+    return route.resource_type or route.path.split("/")[3]
 
 
 _ANONYMOUS = Principal(

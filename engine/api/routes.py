@@ -28,6 +28,8 @@ class Route:
     # The schema of a non-CRUD body (CRUD bodies come from the kind): "module:Schema" or a class.
     body: Any = None
     custom: Action | None = None  # the collection's custom action this route runs
+    # A platform write's audit resource_type (a collection's comes from its declaration).
+    resource_type: str = ""
 
 
 def collection_routes(coll: Collection) -> tuple[Route, ...]:
@@ -101,6 +103,7 @@ def _platform() -> list[Route]:
             "authenticated",
             "Revoke the bearer token of this request",
             action="logout",
+            resource_type="token",
         ),
         Route(
             "GET",
@@ -119,6 +122,7 @@ def _platform() -> list[Route]:
             "authenticated",
             "Create an API key (its secret is shown once)",
             action="create",
+            resource_type="api_key",
             status=201,
             body=f"{ident}:KeyBody",
         ),
@@ -129,6 +133,7 @@ def _platform() -> list[Route]:
             "authenticated",
             "Revoke an API key",
             action="revoke",
+            resource_type="api_key",
             status=204,
         ),
         Route("GET", f"{API}/users/", f"{ident}:list_users", "admin", "List users"),
@@ -139,6 +144,7 @@ def _platform() -> list[Route]:
             "admin",
             "Create a user",
             action="create",
+            resource_type="user",
             status=201,
             body=f"{ident}:UserBody",
         ),
@@ -150,6 +156,7 @@ def _platform() -> list[Route]:
             "admin",
             "Update a user",
             action="update",
+            resource_type="user",
             body=f"{ident}:UserUpdateBody",
         ),
         Route(
@@ -166,6 +173,7 @@ def _platform() -> list[Route]:
             "admin",
             "Set a user's limit for one resource type",
             action="set_quota",
+            resource_type="quota",
             body=f"{gov}:QuotaBody",
         ),
         Route(
@@ -190,6 +198,7 @@ def _platform() -> list[Route]:
             "admin",
             "Advance the manual clock",
             action="advance_clock",
+            resource_type="clock",
             body=f"{gov}:AdvanceBody",
         ),
     ]

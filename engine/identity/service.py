@@ -54,14 +54,7 @@ def create_user(
     user = User(username=username, password_hash=hash_password(password), role=role, email=email)
     session.add(user)
     session.flush()
-    audit.record(
-        ctx,
-        action="create",
-        resource_type="user",
-        resource_id=username,
-        resource_name=username,
-        details={"role": role},
-    )
+    ctx.audited(resource_id=username, resource_name=username, role=role)
     return user
 
 
@@ -99,16 +92,11 @@ def update_user(
     user.updated_at = ctx.now
     ctx.session.add(user)
     changed = {"role": role, "email": email, "is_active": is_active}
-    audit.record(
-        ctx,
-        action="update",
-        resource_type="user",
+    ctx.audited(
         resource_id=user.username,
         resource_name=user.username,
-        details={
-            "password_changed": password is not None,
-            **{k: v for k, v in changed.items() if v is not None},
-        },
+        password_changed=password is not None,
+        **{k: v for k, v in changed.items() if v is not None},
     )
     return user
 
@@ -150,7 +138,7 @@ def revoke_token(ctx: Ctx) -> None:
     ).one()
     token.revoked_at = ctx.now
     ctx.session.add(token)
-    audit.record(ctx, action="logout", resource_type="token", resource_id=token.token_id)
+    ctx.audited(resource_id=token.token_id)
 
 
 def create_api_key(
@@ -197,14 +185,7 @@ def create_api_key(
         created_at=ctx.now,
     )
     ctx.session.add(key)
-    audit.record(
-        ctx,
-        action="create",
-        resource_type="api_key",
-        resource_id=key.key_id,
-        resource_name=name,
-        details={"scopes": wanted},
-    )
+    ctx.audited(resource_id=key.key_id, resource_name=name, scopes=wanted)
     return secret, key
 
 
@@ -227,13 +208,7 @@ def revoke_api_key(ctx: Ctx, *, key_id: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = ctx.now
         ctx.session.add(key)
-    audit.record(
-        ctx,
-        action="revoke",
-        resource_type="api_key",
-        resource_id=key.key_id,
-        resource_name=key.name,
-    )
+    ctx.audited(resource_id=key.key_id, resource_name=key.name)
     return key
 
 
@@ -351,6 +326,7 @@ def bootstrap_admin(db: Database, *, username: str = "admin") -> AdminCredential
         password = secrets.token_urlsafe(18)
         system = Ctx(db=db, session=session, principal=SYSTEM, now=now)
         user = create_user(system, username=username, password=password, role="admin")
+        _record(system, "create", "user")
         assert user.id is not None
         principal = Principal(
             user_id=user.id,
@@ -362,7 +338,21 @@ def bootstrap_admin(db: Database, *, username: str = "admin") -> AdminCredential
         )
         ctx = Ctx(db=db, session=session, principal=principal, now=now)
         secret, _ = create_api_key(ctx, name="bootstrap", expires_in_days=None)
+        _record(ctx, "create", "api_key")
         return AdminCredentials(username=username, password=password, api_key=secret)
+
+
+def _record(ctx: Ctx, action: str, resource_type: str) -> None:
+    """The audit record of a change made outside any request (the dispatcher writes the rest)."""
+    resource_id, resource_name = ctx.audit_subject
+    audit.record(
+        ctx,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        resource_name=resource_name,
+        details=ctx.audit_details,
+    )
 
 
 # Who the audit log names for what the engine does by itself (the first admin's creation).
