@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from atonix_cli.context import current
+from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
 
 app = ResourceApp(help="The audit log of every change.")
@@ -31,8 +32,10 @@ COLUMNS = (
 @app.command("list")
 def list_records(
     action: str | None = typer.Option(None, "--action", help="create, update, delete, start, …"),
-    resource_type: str | None = typer.Option(None, "--type", help="instance, image, api_key, …"),
-    resource_id: str | None = typer.Option(None, "--resource", help="A resource id."),
+    resource_type: str | None = typer.Option(
+        None, *flag("resource_type"), help="instance, image, api_key, …"
+    ),
+    resource_id: str | None = typer.Option(None, *flag("resource_id"), help="A resource id."),
     status: str | None = typer.Option(None, "--status", help="success or failure."),
     user: str | None = typer.Option(None, "--user", help="Whose records (admin sees everyone's)."),
     limit: int = typer.Option(50, "--limit", min=1, max=1000, help="Newest records to show."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from atonix_cli.context import current
+from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
 
 app = ResourceApp(help="Instance sizes: vCPUs, memory and hourly price.")
@@ -25,7 +26,7 @@ def list_flavors(
     vcpus: int | None = typer.Option(
         None, "--vcpus", min=1, help="Only flavors with this many vCPUs."
     ),
-    gpu: bool = typer.Option(False, "--gpu", help="Only GPU flavors."),
+    is_gpu: bool = typer.Option(False, *flag("is_gpu"), help="Only GPU flavors."),
 ) -> None:
     """List active flavors, smallest first.
 
@@ -33,7 +34,7 @@ def list_flavors(
     """
     cli = current()
     cli.render(
-        cli.client.list_all(PATH, vcpus=vcpus, is_gpu=True if gpu else None), columns=COLUMNS
+        cli.client.list_all(PATH, vcpus=vcpus, is_gpu=True if is_gpu else None), columns=COLUMNS
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from atonix_cli.context import current
+from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
 from atonix_cli.resources import Resource
 
@@ -56,8 +57,10 @@ def create(
     os_type: str = typer.Option("linux", "--os-type", help="linux, windows or custom."),
     os_name: str = typer.Option("", "--os-name"),
     os_version: str = typer.Option("", "--os-version"),
-    size_gb: int = typer.Option(8, "--size-gb", "--size", min=1, help="Size in GB."),
-    private: bool = typer.Option(False, "--private", help="Visible to you only."),
+    size_gb: int = typer.Option(8, *flag("size_gb"), min=1, help="Size in GB."),
+    is_public: bool = typer.Option(
+        True, *flag("is_public", negatable=True), help="Visible to everyone, or to you only."
+    ),
     description: str | None = typer.Option(None, "--description"),
 ) -> None:
     """Register an image of your own (public unless --private).
@@ -71,7 +74,7 @@ def create(
         "os_name": os_name,
         "os_version": os_version,
         "size_gb": size_gb,
-        "is_public": not private,
+        "is_public": is_public,
     }
     if description is not None:
         body["description"] = description

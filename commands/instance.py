@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from atonix_cli.context import current
+from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
 from atonix_cli.resources import Resource, tags
 
@@ -27,10 +28,7 @@ COLUMNS = (
 Ref = typer.Argument(..., metavar="INSTANCE", help="Instance id (i-…) or unique name.")
 Wait = typer.Option(False, "--wait", help="Wait until the change has completed.")
 Timeout = typer.Option(300.0, "--timeout", min=0, help="Seconds to wait at most with --wait.")
-# Flags are the API's field names; the shorter names of earlier releases still work.
-Zone = typer.Option(
-    None, "--availability-zone", "--zone", help="us-west-2a, us-west-2b or us-west-2c."
-)
+Zone = typer.Option(None, *flag("availability_zone"), help="us-west-2a, us-west-2b or us-west-2c.")
 
 
 @app.command("list")
@@ -44,7 +42,7 @@ def list_instances(
     availability_zone: str | None = Zone,
     search: str | None = typer.Option(None, "--search", help="Text in id, name or IPs."),
     ordering: str | None = typer.Option(
-        None, "--ordering", "--sort", help="created_at, name or status; -x reverses."
+        None, *flag("ordering"), help="created_at, name or status; -x reverses."
     ),
 ) -> None:
     """List your instances, newest first (every one: lists are fetched whole).
@@ -84,19 +82,17 @@ def create(
     description: str | None = typer.Option(None, "--description"),
     key_pair: str | None = typer.Option(None, "--key-pair", help="Name of an SSH key pair."),
     root_volume_size_gb: int | None = typer.Option(
-        None, "--root-volume-size-gb", "--root-volume-size", help="GB, at least 10."
+        None, *flag("root_volume_size_gb"), help="GB, at least 10."
     ),
     user_data: str | None = typer.Option(None, "--user-data", help="cloud-init user data."),
     enable_monitoring: bool = typer.Option(
         True,
-        "--enable-monitoring/--no-enable-monitoring",
-        "--monitoring/--no-monitoring",
+        *flag("enable_monitoring", negatable=True),
         help="Metric samples every 60 s (else every 5 min).",
     ),
     enable_termination_protection: bool = typer.Option(
         False,
-        "--enable-termination-protection",
-        "--termination-protection",
+        *flag("enable_termination_protection"),
         help="Refuse termination until cleared.",
     ),
     tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable."),
@@ -131,13 +127,10 @@ def update(
     ref: str = Ref,
     name: str | None = typer.Option(None, "--name", help="New name."),
     description: str | None = typer.Option(None, "--description"),
-    enable_monitoring: bool | None = typer.Option(
-        None, "--enable-monitoring/--no-enable-monitoring", "--monitoring/--no-monitoring"
-    ),
+    enable_monitoring: bool | None = typer.Option(None, *flag("enable_monitoring", negatable=True)),
     enable_termination_protection: bool | None = typer.Option(
         None,
-        "--enable-termination-protection/--no-enable-termination-protection",
-        "--termination-protection/--no-termination-protection",
+        *flag("enable_termination_protection", negatable=True),
         help="Set or clear termination protection.",
     ),
     tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable; replaces all tags."),
