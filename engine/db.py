@@ -136,7 +136,12 @@ class Database:
 
     def ensure_tables(self) -> None:
         """Create the tables of every model module imported so far that the database lacks."""
-        missing = [t for name, t in SQLModel.metadata.tables.items() if name not in self._created]
+        tables = SQLModel.metadata.tables
+        # Tables are only ever added (a module imported): one length check per request, not a
+        # loop over every collection's tables.
+        if len(tables) == len(self._created):
+            return
+        missing = [t for name, t in tables.items() if name not in self._created]
         if not missing:
             return
         with self.write_engine.begin() as conn:
