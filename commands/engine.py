@@ -66,6 +66,41 @@ def serve(
         raise CliError(str(exc), ExitCode.CONFLICT) from None
 
 
+@app.command("migrate")
+def migrate(
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="SQLAlchemy URL; default SQLite in --data-dir."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Default: <atonix data dir>/server."
+    ),
+) -> None:
+    """Upgrade a server's database to this release's schema (a SQLite file is copied aside
+    first). `atonix engine serve` refuses a database that needs it; the embedded engine upgrades
+    its own file by itself.
+
+    Example: atonix engine migrate --database-url postgresql+psycopg://atonix@db/atonix
+    """
+    from engine.errors import SchemaMismatch
+    from engine.server import default_data_dir
+    from engine.server import migrate as run_migrations
+
+    cli = current()
+    try:
+        before, head = run_migrations(
+            database_url=database_url, data_dir=data_dir or default_data_dir()
+        )
+    except SchemaMismatch as exc:
+        raise CliError(str(exc), ExitCode.CONFLICT) from None
+    if before == head:
+        cli.info(f"the database is at schema {head} already")
+    elif before is None:
+        cli.info(f"created a new database at schema {head}")
+    else:
+        cli.info(f"upgraded the database from schema {before} to {head}")
+    cli.render({"from": before, "to": head})
+
+
 @clock_app.command("show")
 def show_clock() -> None:
     """Show the engine clock's mode and time.

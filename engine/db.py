@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,92 +15,16 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from engine.clock import Clock, utcnow
-from engine.errors import SchemaMismatch
 
 log = logging.getLogger("atonix.engine")
 
-# Bump when a table changes shape, and add the step from the previous version to MIGRATIONS.
-SCHEMA_VERSION = 4
-
-
-def _v1_to_v2(conn: Connection) -> None:
-    """Instances gained an index on termination_time, and per-owner row counts."""
-    if not inspect(conn).has_table("instances"):
-        return  # created later, lazily, already in the new shape
-    conn.exec_driver_sql(
-        "CREATE INDEX IF NOT EXISTS ix_instances_termination_time ON instances (termination_time)"
-    )
-    from engine.counts import RowCount
-
-    conn.execute(CreateTable(RowCount.__table__, if_not_exists=True))  # type: ignore[attr-defined]
-    conn.exec_driver_sql(
-        "INSERT INTO row_counts (collection, owner, n) "
-        "SELECT 'instances', owner, count(*) FROM instances GROUP BY owner"
-    )
-
-
-def _v2_to_v3(conn: Connection) -> None:
-    """Due work moved onto one timeline: pending transitions and retention become its items."""
-    from engine.timeline import DueItem
-
-    table = DueItem.__table__  # type: ignore[attr-defined]
-    conn.execute(CreateTable(table, if_not_exists=True))
-    for index in table.indexes:
-        conn.execute(CreateIndex(index, if_not_exists=True))
-    if not inspect(conn).has_table("instances"):
-        return
-    items = [
-        {
-            "due_at": _as_datetime(due_at),
-            "kind": "instance.complete",
-            "module": "engine.compute.instances",
-            "resource_id": instance_id,
-            "expected": status,
-        }
-        for instance_id, status, due_at in conn.exec_driver_sql(
-            "SELECT instance_id, status, status_due_at FROM instances "
-            "WHERE status_due_at IS NOT NULL"
-        )
-    ]
-    items += [
-        {
-            "due_at": _as_datetime(ended) + timedelta(days=30),  # the retention of v2
-            "kind": "instance.purge",
-            "module": "engine.compute.instances",
-            "resource_id": instance_id,
-            "expected": status,
-        }
-        for instance_id, status, ended in conn.exec_driver_sql(
-            "SELECT instance_id, status, termination_time FROM instances "
-            "WHERE status IN ('terminated', 'cancelled') AND termination_time IS NOT NULL"
-        )
-    ]
-    if items:
-        conn.execute(table.insert(), items)
-
-
-def _as_datetime(value: Any) -> datetime:
-    """A timestamp as a driver returns it from raw SQL (SQLite: text), aware, in UTC."""
-    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def _v3_to_v4(conn: Connection) -> None:
-    """Each collection moved into a module of its own: due items name the instances module."""
-    if inspect(conn).has_table("due_work"):
-        conn.exec_driver_sql(
-            "UPDATE due_work SET module = 'engine.compute.instances' "
-            "WHERE module = 'engine.compute.models'"
-        )
-
-
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 # Rows a table starts with (built-in catalogs), written in the transaction that creates it.
 SEEDS: dict[str, Callable[[Connection], None]] = {}
 
 
 class Meta(SQLModel, table=True):
-    """Engine-wide settings kept in the database: the schema version and the manual clock."""
+    """Engine-wide settings kept in the database: the manual clock, and the schema version
+    release 0.1.0 reads (engine.schema keeps it)."""
 
     __tablename__ = "atonix_meta"
     key: str = Field(primary_key=True, max_length=64)
@@ -114,7 +38,9 @@ def sqlite_url(path: Path) -> str:
 class Database:
     """One database, shared by every request of a process; tables are created as services load."""
 
-    def __init__(self, url: str, *, clock: Clock | None = None) -> None:
+    def __init__(self, url: str, *, clock: Clock | None = None, upgrade: bool = True) -> None:
+        """Open `url`; a schema behind this release's is upgraded (`upgrade`, the embedded
+        engine) or refused with SchemaMismatch (a server: `atonix engine migrate` upgrades it)."""
         self.url = url
         self.clock = clock or Clock()
         self.is_sqlite = url.startswith("sqlite")
@@ -130,7 +56,10 @@ class Database:
         # Writers take SQLite's write lock up front, so two writers queue instead of deadlocking.
         self.write_engine = self.engine.execution_options(atonix_write=True)
         self._created: set[str] = set()
-        self._check_schema()
+        from engine import schema
+
+        schema.check(self, upgrade=upgrade)
+        self._created.add(Meta.__tablename__)
         if self.clock.mode == "manual":
             self._start_manual_clock()
 
@@ -205,45 +134,6 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-    def _check_schema(self) -> None:
-        with self.engine.connect() as conn:
-            fresh = not inspect(conn).has_table(Meta.__tablename__)
-            found = (
-                None
-                if fresh
-                else conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
-            )
-            conn.rollback()
-        self._created.add(Meta.__tablename__)
-        if found is not None and int(found) == SCHEMA_VERSION:
-            return
-        if found is not None and int(found) > SCHEMA_VERSION:
-            raise SchemaMismatch(
-                f"the database at {self.url} has schema version {found}, newer than this "
-                f"atonix understands ({SCHEMA_VERSION}); upgrade atonix to use it"
-            )
-        meta = Meta.__table__  # type: ignore[attr-defined]
-        with self.write_engine.begin() as conn:
-            conn.execute(CreateTable(meta, if_not_exists=True))
-            found = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
-            if found is None:
-                conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-                return
-            version = int(found)
-            while version < SCHEMA_VERSION:
-                step = MIGRATIONS.get(version)
-                if step is None:
-                    raise SchemaMismatch(
-                        f"the database at {self.url} has schema version {version} and no "
-                        f"migration to {SCHEMA_VERSION} exists; export its data and start afresh"
-                    )
-                log.info("migrating schema %s -> %s", version, version + 1)
-                step(conn)
-                version += 1
-            conn.execute(
-                meta.update().where(Meta.key == "schema_version").values(value=str(version))
-            )
 
 
 def _configure_sqlite(engine: Engine) -> None:

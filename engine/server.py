@@ -55,7 +55,9 @@ def serve(
     clock = Clock(mode=cast(ClockMode, clock_mode))
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _stop_on_signals():
-        db = Database(database_url or sqlite_url(data_dir / DATABASE_FILE), clock=clock)
+        # Several replicas never race to migrate: `atonix engine migrate` upgrades first.
+        url = database_url or sqlite_url(data_dir / DATABASE_FILE)
+        db = Database(url, clock=clock, upgrade=False)
         try:
             # Bind before the bootstrap, so a taken port leaves a fresh database untouched.
             try:
@@ -123,6 +125,25 @@ def write_credentials(path: Path, credentials: dict[str, str]) -> Path:
         raise
     os.replace(temporary, path)
     return path
+
+
+def migrate(*, database_url: str | None, data_dir: Path) -> tuple[str | None, str]:
+    """Upgrade a server's database to this release's schema: (the revision it had, head)."""
+    from sqlalchemy import create_engine
+
+    from engine import schema
+
+    url = database_url or sqlite_url(data_dir / DATABASE_FILE)
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    probe = create_engine(url)
+    try:
+        with probe.connect() as conn:
+            before = schema.current(conn)
+    finally:
+        probe.dispose()
+    Database(url, upgrade=True).dispose()
+    return before, schema.HEAD
 
 
 def _listening(server: Any) -> list[tuple[str, int]]:

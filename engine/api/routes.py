@@ -81,6 +81,14 @@ def _platform() -> list[Route]:
     ident, gov = "engine.identity.api", "engine.governance"
     return [
         Route("GET", f"{API}/health/", "engine.api.meta:health", "public", "Liveness and version"),
+        Route("GET", "/healthz", "engine.api.meta:healthz", "public", "The process answers"),
+        Route(
+            "GET",
+            "/readyz",
+            "engine.api.meta:readyz",
+            "public",
+            "The database answers and its schema is this release's (else 503)",
+        ),
         Route(
             "GET",
             f"{API}/openapi.json",

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
-from engine.db import SCHEMA_VERSION
+from engine.schema import HEAD
 from tests.support.api import (
     FLAVORS,
     HEALTH,
@@ -27,7 +27,7 @@ def test_health_is_public(anonymous: httpx.Client) -> None:
     assert expect(anonymous.get(HEALTH), 200) == {
         "status": "ok",
         "version": "0.1.0",
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": HEAD,
     }
 
 

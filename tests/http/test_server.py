@@ -55,7 +55,7 @@ def test_a_database_from_a_newer_atonix_is_refused_at_start(tmp_path: Path) -> N
     running = start_server(tmp_path)
     assert running.stop() == 0
     with sqlite3.connect(running.data_dir / "atonix.db") as conn:
-        conn.execute("UPDATE atonix_meta SET value = '999' WHERE key = 'schema_version'")
+        conn.execute("UPDATE alembic_version SET version_num = '0999'")
     result = subprocess.run(
         [
             sys.executable,
@@ -75,7 +75,7 @@ def test_a_database_from_a_newer_atonix_is_refused_at_start(tmp_path: Path) -> N
         check=False,
     )
     assert result.returncode == 1
-    assert "schema version 999, newer than this atonix understands" in result.stderr
+    assert "schema revision 0999, newer than this atonix understands" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -1,0 +1,1 @@
+"""Alembic migrations of the engine's schema: one revision per schema change (see engine.schema)."""
