@@ -224,7 +224,8 @@ def _list_parameters(kind: Any) -> list[dict[str, Any]]:
         parameters.append(
             query("search", f"Substring of any of {', '.join(kind.search)}", {"type": "string"})
         )
-    for name, parse in {"name": str, **kind.filters}.items():
+    names: dict[str, Any] = {"name": str} if "name" in kind.model.model_fields else {}
+    for name, parse in {**names, **kind.filters}.items():
         schema = {"type": _QUERY_TYPES.get(parse, "string")}
         parameters.append(query(name, f"Only items whose {name} equals this", schema))
     return parameters
