@@ -17,7 +17,7 @@ from engine.resources import Body, ResourceKind
 
 class QuotaBody(Body):
     owner: str
-    limit: int | None = PydanticField(default=None, ge=0)
+    limit: int | None = PydanticField(default=None, ge=0, le=2**63 - 1)  # SQLite's INTEGER
 
 
 class AdvanceBody(Body):

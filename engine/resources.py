@@ -194,6 +194,8 @@ def list_page(
                 value = parse(raw)
             except ValueError as exc:
                 raise field_error(name, str(exc)) from None
+            if isinstance(value, int) and not -(2**63) <= value < 2**63:
+                raise field_error(name, "out of range")  # past what SQLite can compare
             conditions.append(col(getattr(model, name)) == value)
     text = (query.get("search") or [""])[-1].strip()
     if text and kind.search:
@@ -245,7 +247,7 @@ def _positive_int(query: Mapping[str, list[str]], name: str, default: int) -> in
     if name not in query:
         return default
     raw = query[name][-1]
-    if not raw.isdigit() or int(raw) < 1:
+    if not raw.isdecimal() or int(raw) < 1:  # isdigit() also takes '²', which int() refuses
         raise ValidationFailed(f"{name}: must be a positive integer", details={name: [raw]})
     return int(raw)
 

@@ -142,3 +142,11 @@ def test_lists_document_their_query_parameters(doc: dict[str, Any]) -> None:
     assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Page"
     }
+
+
+def test_name_is_offered_only_on_collections_with_a_name(doc: dict[str, Any]) -> None:
+    def names(path: str) -> set[str]:
+        return {p["name"] for p in doc["paths"][path]["get"]["parameters"]}
+
+    assert "name" in names("/api/v1/services/images/")
+    assert "name" not in names("/api/v1/audit-logs/")
