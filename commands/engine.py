@@ -24,7 +24,10 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8765, "--port", min=0, max=65535),
     database_url: str | None = typer.Option(
-        None, "--database-url", help="SQLAlchemy URL; default SQLite in --data-dir."
+        None,
+        "--database-url",
+        envvar="ATONIX_DATABASE_URL",
+        help="SQLAlchemy URL; default SQLite in --data-dir.",
     ),
     data_dir: Path | None = typer.Option(
         None, "--data-dir", help="Default: <atonix data dir>/server."
@@ -69,7 +72,10 @@ def serve(
 @app.command("migrate")
 def migrate(
     database_url: str | None = typer.Option(
-        None, "--database-url", help="SQLAlchemy URL; default SQLite in --data-dir."
+        None,
+        "--database-url",
+        envvar="ATONIX_DATABASE_URL",
+        help="SQLAlchemy URL; default SQLite in --data-dir.",
     ),
     data_dir: Path | None = typer.Option(
         None, "--data-dir", help="Default: <atonix data dir>/server."
