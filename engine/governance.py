@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import Field as PydanticField
@@ -11,13 +11,18 @@ from engine import audit, quotas, timeline
 from engine.api.http import Request
 from engine.audit import AuditRecord
 from engine.context import Ctx
-from engine.errors import InvalidState
+from engine.errors import InvalidState, ValidationFailed
 from engine.resources import Body, ResourceKind
 
 
 class QuotaBody(Body):
     owner: str
     limit: int | None = PydanticField(default=None, ge=0, le=2**63 - 1)  # SQLite's INTEGER
+
+
+# The latest time a manual clock reaches: ten years short of the end of datetime's range, so
+# that the longest expiry (an API key's 3,650 days) still fits.
+LATEST_MANUAL_TIME = datetime(9989, 12, 31, tzinfo=UTC)
 
 
 class AdvanceBody(Body):
@@ -93,6 +98,12 @@ def advance_clock(request: Request) -> dict[str, Any]:
     if ctx.clock.mode != "manual":
         raise InvalidState(f"the engine clock is {ctx.clock.mode}; only a manual clock advances")
     body = request.parse(AdvanceBody)
+    if ctx.now + timedelta(seconds=body.seconds) > LATEST_MANUAL_TIME:
+        # Past this, expiries and retentions computed from now would leave datetime's range.
+        raise ValidationFailed(
+            f"seconds: the manual clock stops at {LATEST_MANUAL_TIME:%Y-%m-%d}",
+            details={"seconds": ["past the latest time"]},
+        )
     ctx.now = ctx.now + timedelta(seconds=body.seconds)
     ctx.db.set_manual_now(ctx.session, ctx.now)
     # Everything due by the new time is done now, in due order, each at its own due timestamp.
