@@ -15,9 +15,10 @@ from engine.context import Ctx
 if TYPE_CHECKING:
     from engine.collection import Collection
 
-# Hooks run when a transition completes, at its due time: (conn, lifecycle, resource_id, state).
-# Events attach here ("instance.running" fires when pending completes, read or not).
-Hook = Callable[[Connection, "Lifecycle", str, str], None]
+# Hooks run when a transition completes, in its transaction, stamped with its due time:
+# (conn, lifecycle, resource_id, state, at). Events attach here ("instance.running" fires when
+# pending completes, at the time it was due, whether or not anyone was reading).
+Hook = Callable[[Connection, "Lifecycle", str, str, Any], None]
 ON_COMPLETE: list[Hook] = []
 
 
@@ -76,7 +77,7 @@ class Lifecycle:
         if not done:
             return  # the resource moved on (or is gone) since; nothing to complete
         for hook in ON_COMPLETE:
-            hook(conn, self, item.resource_id, target)
+            hook(conn, self, item.resource_id, target, item.due_at)
 
     def _purge(self, conn: Connection, item: Any) -> None:
         owner = conn.execute(
