@@ -225,8 +225,9 @@ class EngineApp:
 
 
 def _audit_success(request: Request, route: Route) -> None:
-    """A write, audited in its own transaction under its route's action name, with what the
-    service added (`ctx.audit_details`, and `ctx.audit_subject` on a platform route)."""
+    """A write's audit record, in the write's own transaction, under its route's action name,
+    with what the service added (`ctx.audit_details`, and `ctx.audit_subject` on a platform
+    route)."""
     from engine import audit
     from engine.collection import Collection
 
