@@ -288,6 +288,7 @@ class Server:
         )
         self.url: str = self._running.url
         self.admin_api_key: str = self._running.admin_api_key
+        self.data_dir: Path = self._running.data_dir
 
     def client(self) -> Http:
         return Http(self.url, f"ApiKey {self.admin_api_key}")
