@@ -33,7 +33,14 @@ def serve(
         None, "--data-dir", help="Default: <atonix data dir>/server."
     ),
     clock: str = typer.Option("real", "--clock", help=f"{', '.join(CLOCK_MODES)}."),
-    threads: int = typer.Option(8, "--threads", min=1, max=256),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        max=256,
+        help="Worker processes serving the API on one port; each works the timeline.",
+    ),
+    threads: int = typer.Option(8, "--threads", min=1, max=256, help="Threads per worker."),
     allow_reset: bool = typer.Option(
         False,
         "--allow-reset",
@@ -44,8 +51,9 @@ def serve(
     """Serve the engine's API over HTTP (the same API the embedded mode uses).
 
     The first start creates an admin user and says where its credentials were written.
+    Needs the server extra (pip install 'atonix[server]'); SIGTERM or Ctrl-C stops it cleanly.
 
-    Example: atonix engine serve --port 8765
+    Example: atonix engine serve --port 8765 --workers 2
     """
     if clock not in CLOCK_MODES:
         raise CliError(f"--clock must be one of {', '.join(CLOCK_MODES)}", ExitCode.USAGE)
@@ -61,6 +69,7 @@ def serve(
             data_dir=data_dir or default_data_dir(),
             clock_mode=clock,
             threads=threads,
+            workers=workers,
             allow_reset=allow_reset,
         )
     except OSError as exc:

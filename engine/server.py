@@ -1,12 +1,15 @@
-"""The engine over HTTP: EngineApp served by waitress, with a first-start admin bootstrap."""
+"""The engine over HTTP: EngineApp served by granian in worker processes, with a first-start
+admin bootstrap in the main process."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -34,81 +37,202 @@ def serve(
     data_dir: Path,
     clock_mode: str,
     threads: int = 8,
+    workers: int = 1,
     allow_reset: bool = False,
 ) -> None:
     """Serve the engine until SIGTERM or SIGINT, then shut down cleanly and return.
 
-    On the first start against an empty database the first admin is created and its
-    credentials are written to `<data_dir>/admin-credentials.json` (mode 0600). `port=0`
-    binds a free port; the listening line on stderr names the one chosen. `allow_reset` serves
-    the admin-only `POST /api/v1/engine/reset/` (test servers only; off by default).
+    `workers` processes of `threads` threads each serve the API (granian, WSGI), sharing one
+    listening port; the main process only supervises them. On the first start against an empty
+    database the first admin is created, once and before any worker starts, and its credentials
+    are written to `<data_dir>/admin-credentials.json` (mode 0600). `port=0` binds a free port;
+    the listening line on stderr names the one chosen. `allow_reset` serves the admin-only
+    `POST /api/v1/engine/reset/` (test servers only; off by default).
     """
-    from waitress.server import create_server
-
-    from engine.api.app import EngineApp
     from engine.identity.service import bootstrap_admin
 
     if clock_mode not in CLOCK_MODES:
         raise ValueError(
             f"unknown clock mode {clock_mode!r}; choose one of {', '.join(CLOCK_MODES)}"
         )
-    clock = Clock(mode=cast(ClockMode, clock_mode))
+    if workers < 1 or threads < 1:
+        raise ValueError("--workers and --threads must be at least 1")
+    server_class = _server_class()
+    url = database_url or sqlite_url(data_dir / DATABASE_FILE)
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _stop_on_signals():
-        # Several replicas never race to migrate: `atonix engine migrate` upgrades first.
-        url = database_url or sqlite_url(data_dir / DATABASE_FILE)
-        db = Database(url, clock=clock, upgrade=False)
+        # Hold the address before the bootstrap, so a taken port leaves a fresh database
+        # untouched; this socket never listens, it only keeps the port ours until the end.
+        reserved = _reserve(host, port)
         try:
-            # Bind before the bootstrap, so a taken port leaves a fresh database untouched.
-            try:
-                server: Any = create_server(
-                    EngineApp(db, allow_reset=allow_reset), host=host, port=port, threads=threads
-                )
-            except OSError as error:
-                reason = error.strerror or str(error)
-                raise OSError(f"cannot listen on {host}:{port}: {reason}") from None
+            address, bound_port = reserved.getsockname()[:2]
+            # Several replicas never race to migrate: `atonix engine migrate` upgrades first.
+            db = Database(url, clock=Clock(mode=cast(ClockMode, clock_mode)), upgrade=False)
             try:
                 credentials = bootstrap_admin(db)
-                if credentials is not None:
-                    path = write_credentials(data_dir / CREDENTIALS_FILE, asdict(credentials))
-                    _say(f"atonix engine: first start; admin credentials written to {path}")
-                if allow_reset:
-                    _say("atonix engine: POST /api/v1/engine/reset/ is enabled (--allow-reset)")
-                for listen_host, listen_port in _listening(server):
-                    _say(f"atonix engine listening on http://{listen_host}:{listen_port}")
-                with _ticking(db):
-                    server.run()  # returns once a signal raised SystemExit inside waitress's loop
             finally:
-                server.close()
+                db.dispose()  # no connection of the main process crosses into a worker
+            if credentials is not None:
+                path = write_credentials(data_dir / CREDENTIALS_FILE, asdict(credentials))
+                _say(f"atonix engine: first start; admin credentials written to {path}")
+            if allow_reset:
+                _say("atonix engine: POST /api/v1/engine/reset/ is enabled (--allow-reset)")
+            server = server_class(
+                "engine.server:worker_app",  # a name for the process title; the loader below
+                address=address,
+                port=bound_port,
+                interface=_wsgi_interface(),
+                workers=workers,
+                blocking_threads=threads,
+                respawn_failed_workers=True,
+                log_dictconfig=LOG_CONFIG,
+            )
+            shown = f"[{address}]" if ":" in address else address
+            server.on_startup(
+                lambda: _say(f"atonix engine listening on http://{shown}:{bound_port}")
+            )
+            loader = functools.partial(worker_app, url, clock_mode, allow_reset)
+            try:
+                server.serve(target_loader=loader, wrap_loader=False)
+            except RuntimeError as error:  # granian's own bind, which the reservation made sure of
+                reason = str(error).split("\n", 1)[0]
+                raise OSError(f"cannot listen on {host}:{bound_port}: {reason}") from None
+            except SystemExit as stop:
+                if stop.code:
+                    _say("atonix engine: a worker process kept failing; stopped")
+                raise
         finally:
-            db.dispose()
+            reserved.close()
     _say("atonix engine stopped")
+
+
+# granian's own logging, and the workers' (the engine's logger included), on stderr.
+LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "generic": {"format": "%(asctime)s %(name)s %(levelname)s %(message)s"},
+        "access": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "formatter": "generic",
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+        },
+        "access": {
+            "formatter": "access",
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+        },
+    },
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {
+        "_granian": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "granian.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+def worker_app(database_url: str, clock_mode: str, allow_reset: bool) -> Any:
+    """In each worker process: its own database pool, the app, and a timeline ticker.
+
+    Every worker ticks; an item is claimed under the database's write lock, so each is done
+    once whichever worker gets there first. The ticker stops, and the pool closes, as the
+    worker process exits.
+    """
+    from multiprocessing import util
+
+    from engine import timeline  # noqa: F401  (its table, before the first tick reads it)
+    from engine.api.app import EngineApp
+
+    db = Database(database_url, clock=Clock(mode=cast(ClockMode, clock_mode)), upgrade=False)
+    app = EngineApp(db, allow_reset=allow_reset)
+    db.ensure_tables()
+    ticker = Ticker(db)
+    ticker.start()
+
+    def close() -> None:
+        ticker.stop()
+        db.dispose()
+
+    util.Finalize(ticker, close, exitpriority=10)
+    return app
+
+
+def _server_class() -> Any:
+    try:
+        from granian.server import Server
+    except ImportError:
+        raise OSError(
+            "serving the engine needs its server; install it with: pip install 'atonix[server]'"
+        ) from None
+
+    class EngineServer(Server):  # type: ignore[misc,valid-type]
+        def shutdown(self, exit_code: int = 0) -> None:
+            # A signal to the whole process group (Ctrl-C) may stop a worker before the main
+            # process does: that is part of the requested stop, not a failure.
+            if self.interrupt_signal:
+                self.interrupt_children.clear()
+            super().shutdown(exit_code)
+
+    return EngineServer
+
+
+def _wsgi_interface() -> Any:
+    from granian.constants import Interfaces
+
+    return Interfaces.WSGI
+
+
+def _reserve(host: str, port: int) -> socket.socket:
+    """Bind (not listen) the address, with SO_REUSEPORT as granian's workers bind it."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        reserved = socket.socket(family, kind, proto)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise OSError(f"cannot listen on {host}:{port}: {reason}") from None
+    try:
+        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        reserved.bind(address)
+    except OSError as error:
+        reserved.close()
+        reason = error.strerror or str(error)
+        raise OSError(f"cannot listen on {host}:{port}: {reason}") from None
+    return reserved
 
 
 TICK_SECONDS = 0.5
 
 
-@contextmanager
-def _ticking(db: Database) -> Iterator[None]:
-    """Work the timeline in the background, so due work happens with no request at all."""
-    from engine import timeline
+class Ticker:
+    """Works the timeline in the background, so due work happens with no request at all."""
 
-    stop = threading.Event()
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="atonix-timeline", daemon=True)
 
-    def tick() -> None:
-        while not stop.wait(TICK_SECONDS):
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        from engine import timeline
+
+        while not self._stop.wait(TICK_SECONDS):
             try:
-                timeline.work_due_now(db)
+                timeline.work_due_now(self.db)
             except Exception:  # a failed tick is retried on the next one
                 logging.getLogger("atonix.engine").exception("timeline tick failed")
-
-    worker = threading.Thread(target=tick, name="atonix-timeline", daemon=True)
-    worker.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        worker.join(timeout=5)
 
 
 def write_credentials(path: Path, credentials: dict[str, str]) -> Path:
@@ -146,17 +270,9 @@ def migrate(*, database_url: str | None, data_dir: Path) -> tuple[str | None, st
     return before, schema.HEAD
 
 
-def _listening(server: Any) -> list[tuple[str, int]]:
-    # A host that resolves to several addresses gives a MultiSocketServer with one listen each.
-    listens = getattr(server, "effective_listen", None) or [
-        (server.effective_host, server.effective_port)
-    ]
-    return [(f"[{h}]" if ":" in str(h) else str(h), int(p)) for h, p in listens]
-
-
 @contextmanager
 def _stop_on_signals() -> Iterator[None]:
-    """Turn SIGTERM and SIGINT into SystemExit(0), which waitress's loop catches to shut down."""
+    """Until granian takes the signals over, SIGTERM and SIGINT stop the start-up: SystemExit(0)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -201,7 +317,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=os.environ.get("ATONIX_CLOCK") or "real",
         help="real time, instant transitions, or a manual clock advanced through the API",
     )
-    parser.add_argument("--threads", type=int, default=8, help="worker threads (8)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes serving the API, sharing the port (1); each works the timeline",
+    )
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker process (8)")
     parser.add_argument(
         "--allow-reset",
         action="store_true",
@@ -218,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             data_dir=args.data_dir or default_data_dir(),
             clock_mode=args.clock,
             threads=args.threads,
+            workers=args.workers,
             allow_reset=args.allow_reset,
         )
     except (OSError, ValueError, SchemaMismatch) as error:

@@ -9,6 +9,8 @@ Usage, from a fixture::
               headers={"Authorization": f"Token {server.admin_api_key}"})
     server.stop()                              # SIGTERM; returns the exit code (0)
 
+`workers=2` serves from two worker processes (`--workers 2`); `server.worker_pids()` names them.
+
 or `with start_server(tmp_path) as server: ...`. The server listens on 127.0.0.1 on a free
 port, keeps its database and `admin-credentials.json` in `<tmp_path>/data`, and writes its
 stderr to a `server-*.log` file in `tmp_path`. Starting again on the same `tmp_path` reopens
@@ -34,6 +36,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 30.0
 _LISTENING = re.compile(r"atonix engine listening on (http://\S+)")
+_WORKER = re.compile(r"Spawning worker-\d+ with PID: (\d+)")
 
 
 @dataclass
@@ -51,6 +54,10 @@ class RunningServer:
     def log(self) -> str:
         """Everything the server wrote to stderr so far."""
         return self.log_path.read_text(errors="replace")
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes the server spawned so far (from its log)."""
+        return [int(pid) for pid in _WORKER.findall(self.log())]
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         """Signal the server, wait for it to exit, and return its exit code (killed if stuck)."""
@@ -83,12 +90,14 @@ def start_server(
     data_dir: Path | None = None,
     admin_api_key: str | None = None,
     allow_reset: bool = False,
+    workers: int = 1,
 ) -> RunningServer:
     """Start `python -m engine.server` on a free port and wait until it answers /health/.
 
     `data_dir` (default `<tmp_path>/data`) may hold a database made elsewhere, whose admin key
     is then `admin_api_key`, as no credentials file was written for it. `allow_reset` passes
-    `--allow-reset`, serving `POST /api/v1/engine/reset/`.
+    `--allow-reset`, serving `POST /api/v1/engine/reset/`. Returns once every one of the
+    `workers` processes has started.
     """
     data_dir = data_dir or tmp_path / "data"
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -106,6 +115,8 @@ def start_server(
         str(data_dir),
         "--clock",
         clock,
+        "--workers",
+        str(workers),
         *(["--allow-reset"] if allow_reset else []),
     ]
     with os.fdopen(fd, "wb") as log_file:
@@ -118,7 +129,7 @@ def start_server(
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     try:
-        url = _wait_until_up(process, log_path)
+        url = _wait_until_up(process, log_path, workers)
         credentials = (
             {"api_key": admin_api_key, "password": "", "username": "admin"}
             if admin_api_key
@@ -140,7 +151,7 @@ def start_server(
     )
 
 
-def _wait_until_up(process: subprocess.Popen[bytes], log_path: Path) -> str:
+def _wait_until_up(process: subprocess.Popen[bytes], log_path: Path, workers: int) -> str:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     url = None
     while time.monotonic() < deadline:
@@ -148,10 +159,11 @@ def _wait_until_up(process: subprocess.Popen[bytes], log_path: Path) -> str:
             raise RuntimeError(
                 f"the server exited with {process.returncode}:\n{log_path.read_text()}"
             )
+        log = log_path.read_text(errors="replace")
         if url is None:
-            found = _LISTENING.search(log_path.read_text(errors="replace"))
+            found = _LISTENING.search(log)
             url = found.group(1) if found else None
-        if url is not None:
+        if url is not None and log.count("Started worker-") >= workers:
             try:
                 if httpx.get(f"{url}/api/v1/health/", timeout=2).status_code == 200:
                     return url
