@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 from engine.clock import utcnow
 from engine.context import Ctx
 from engine.ids import new_id
+from engine.sqltypes import UTCDateTime
 
 
 class AuditRecord(SQLModel, table=True):
@@ -32,8 +33,8 @@ class AuditRecord(SQLModel, table=True):
     error_message: str = ""
     source_ip: str | None = None
     user_agent: str = ""
-    created_at: datetime = Field(default_factory=utcnow, index=True)
-    updated_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 def record(

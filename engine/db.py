@@ -50,7 +50,14 @@ class Database:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             connect_args = {"check_same_thread": False, "timeout": 30}
-        self.engine: Engine = create_engine(url, connect_args=connect_args)
+            self.engine: Engine = create_engine(url, connect_args=connect_args)
+        else:
+            # A server's pool: its worker threads and the timeline ticker, each a connection
+            # at most, with room for bursts; connections a restarted database dropped are
+            # replaced rather than failing a request. (The driver is imported only here.)
+            self.engine = create_engine(
+                url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800
+            )
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         # Writers take SQLite's write lock up front, so two writers queue instead of deadlocking.
@@ -74,6 +81,7 @@ class Database:
         if not missing:
             return
         with self.write_engine.begin() as conn:
+            self.serialize(conn, "schema")
             existing = set(inspect(conn).get_table_names())
             for table in missing:
                 if table.name not in existing:
@@ -83,6 +91,14 @@ class Database:
                     if table.name in SEEDS:
                         SEEDS[table.name](conn)
                 self._created.add(table.name)
+
+    def serialize(self, conn: Connection, name: str) -> None:
+        """Hold a lock named `name` until the caller's transaction ends, so that what it does
+        (create tables, the first admin) happens once when several processes start together.
+        SQLite's write lock (a write transaction's BEGIN IMMEDIATE) already does; PostgreSQL
+        takes a transaction-level advisory lock."""
+        if not self.is_sqlite:
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_lock_key(name)})")
 
     @contextmanager
     def session(self, *, write: bool) -> Iterator[Session]:
@@ -129,11 +145,19 @@ class Database:
         if found is not None:
             return
         with self.write_engine.begin() as conn:
+            self.serialize(conn, "schema")
             if conn.execute(query).scalar() is None:
                 conn.execute(meta.insert().values(key="manual_now", value=utcnow().isoformat()))
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _lock_key(name: str) -> int:
+    """A stable 63-bit number for a lock's name (PostgreSQL's advisory locks take a bigint)."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(f"atonix:{name}".encode()).digest()[:8], "big") >> 1
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from sqlalchemy import UniqueConstraint, bindparam, case, delete, exists, func, select
+from sqlalchemy import BigInteger, UniqueConstraint, bindparam, case, delete, exists, func, select
 from sqlmodel import Field, SQLModel, col
 
 from engine.context import Ctx
@@ -30,7 +30,7 @@ class IpAllocation(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("pool", "address"),)
     id: int | None = Field(default=None, primary_key=True)
     pool: str = Field(max_length=128)
-    address: int
+    address: int = Field(sa_type=BigInteger)  # an IPv4 address as a number: past int32
     resource_id: str = Field(index=True, max_length=64)
 
 

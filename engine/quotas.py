@@ -13,6 +13,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from engine.clock import utcnow
 from engine.context import Ctx
 from engine.errors import QuotaExceeded, field_error
+from engine.sqltypes import UTCDateTime
 
 DEFAULT_LIMITS: dict[str, int] = {
     "instances": 100,
@@ -38,7 +39,7 @@ class QuotaUsage(SQLModel, table=True):
     resource_type: str = Field(max_length=64)
     used: int = 0
     limit: int | None = None
-    last_updated: datetime = Field(default_factory=utcnow)
+    last_updated: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 def consume(ctx: Ctx, *, owner: str, amounts: dict[str, int]) -> None:

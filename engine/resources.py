@@ -14,6 +14,7 @@ from sqlmodel import Field, SQLModel, col, select
 from engine.clock import utcnow
 from engine.context import Ctx
 from engine.errors import Forbidden, NotFound, ValidationFailed, field_error
+from engine.sqltypes import UTCDateTime
 
 if TYPE_CHECKING:
     from engine.lifecycle import Lifecycle
@@ -34,8 +35,8 @@ class ResourceBase(SQLModel):
     region: str = Field(default=DEFAULT_REGION, max_length=32)
     tags: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     meta: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    created_at: datetime = Field(default_factory=utcnow, index=True)
-    updated_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Body(BaseModel):
@@ -167,6 +168,11 @@ def get_visible(ctx: Ctx, kind: ResourceKind, public_id: str, *, for_write: bool
     stmt = select(model).where(col(getattr(model, kind.id_field)) == public_id)
     for condition in kind.visible(ctx, model):
         stmt = stmt.where(condition)
+    if for_write:
+        # The row is locked until the unit of work ends and read as it is now, so a state change
+        # is a compare-and-swap on the current state: of ten concurrent stops one finds the
+        # instance running. (SQLite renders no FOR UPDATE: its write lock already serialises.)
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     obj = ctx.session.exec(stmt).first()
     if obj is None:
         raise NotFound(f"{kind.label} {public_id} not found", details={"id": public_id})

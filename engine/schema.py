@@ -76,6 +76,7 @@ def check(db: Database, *, upgrade: bool) -> None:
     if found is None:
         try:
             with db.write_engine.begin() as conn:
+                db.serialize(conn, "schema")
                 if current(conn) is None:  # another process may have stamped it meanwhile
                     _stamp(conn, HEAD)
         except DBAPIError:
@@ -113,6 +114,7 @@ def migrate(db: Database) -> tuple[str | None, str]:
                 "upgrading %s from schema %s to %s; a copy is at %s", db.url, found, HEAD, backup
             )
     with db.write_engine.begin() as conn:
+        db.serialize(conn, "schema")
         found = current(conn)  # under the write lock: what another process left is what counts
         if found is None:
             _stamp(conn, HEAD)

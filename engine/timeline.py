@@ -19,6 +19,8 @@ from sqlalchemy import Index, bindparam, delete, exists, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
+from engine.sqltypes import UTCDateTime
+
 log = logging.getLogger("atonix.engine")
 
 # Items done in one go; what is left over is done by the next request or tick.
@@ -31,7 +33,7 @@ class DueItem(SQLModel, table=True):
     __tablename__ = "due_work"
     __table_args__ = (Index("ix_due_work_due", "due_at", "id"),)
     id: int | None = Field(default=None, primary_key=True)
-    due_at: datetime
+    due_at: datetime = Field(sa_type=UTCDateTime)
     kind: str = Field(max_length=64)  # "<resource_type>.<work>", e.g. "instance.complete"
     module: str = Field(max_length=128)  # imported before the item is done
     resource_id: str = Field(max_length=64)
@@ -71,9 +73,12 @@ def anything_due(conn: Connection, now: datetime) -> bool:
 def work_due(conn: Connection, now: datetime, *, batch: int = BATCH) -> int:
     """Do up to `batch` due items in due order, in the caller's write transaction."""
     table = DueItem.__table__  # type: ignore[attr-defined]
-    rows = conn.execute(
-        select(table).where(table.c.due_at <= now).order_by(table.c.due_at, table.c.id).limit(batch)
-    ).all()
+    query = select(table).where(table.c.due_at <= now).order_by(table.c.due_at, table.c.id)
+    if conn.dialect.name != "sqlite":
+        # Claimed: two workers (requests, tickers, processes) never do one item twice; each
+        # skips what another holds. SQLite's write lock already lets one writer in at a time.
+        query = query.with_for_update(skip_locked=True)
+    rows = conn.execute(query.limit(batch)).all()
     for item in rows:
         handler = HANDLERS.get(item.kind)
         if handler is None:
@@ -96,7 +101,7 @@ def work_due_now(db: Any) -> int:
     if not due:
         return 0
     with db.write_engine.begin() as conn:
-        # Claimed under the write lock: two processes never do the same item twice.
+        # Claimed under the write lock (SQLite), or row by row (PostgreSQL, see work_due).
         return work_due(conn, now)
 
 

@@ -13,6 +13,7 @@ from engine.api.http import Request, Response, encode_json
 from engine.clock import utcnow
 from engine.context import Ctx
 from engine.errors import Conflict
+from engine.sqltypes import UTCDateTime
 
 WINDOW = timedelta(hours=24)
 
@@ -26,7 +27,7 @@ class IdempotencyRecord(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)
     status: int
     body: str
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 def _fingerprint(request: Request) -> str:

@@ -18,6 +18,7 @@ from engine.context import Ctx
 from engine.db import SEEDS, Database
 from engine.errors import ValidationFailed, field_error
 from engine.resources import list_page, parse_bool
+from engine.sqltypes import UTCDateTime
 
 
 class Flavor(SQLModel, table=True):
@@ -34,7 +35,7 @@ class Flavor(SQLModel, table=True):
     hourly_cost_usd: float
     is_active: bool = True
     is_gpu: bool = False
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 # The built-in catalog: the flavors priced in SPEC B6.

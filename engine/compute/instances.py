@@ -24,6 +24,7 @@ from engine.resources import (
     apply_common,
     common_public,
 )
+from engine.sqltypes import UTCDateTime
 
 # Until networking lands, every instance gets a private IP from its owner's default network
 # and a public IP from the shared documentation range (SPEC B3).
@@ -39,7 +40,7 @@ class Instance(ResourceBase, table=True):
     )
     instance_id: str = Field(unique=True, max_length=32)
     status: str = Field(default="pending", max_length=16, index=True)
-    status_due_at: datetime | None = Field(default=None, index=True)
+    status_due_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
     flavor: str = Field(max_length=64, index=True)
     flavor_name: str = Field(max_length=64)
     image: str = Field(max_length=64, index=True)
@@ -59,9 +60,9 @@ class Instance(ResourceBase, table=True):
     user_data: str | None = None
     enable_monitoring: bool = True
     enable_termination_protection: bool = False
-    launch_time: datetime | None = None
-    stop_time: datetime | None = None
-    termination_time: datetime | None = Field(default=None, index=True)
+    launch_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    stop_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    termination_time: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
 
 
 class InstanceCreate(CommonInput):

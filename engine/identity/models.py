@@ -8,6 +8,7 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from engine.clock import utcnow
+from engine.sqltypes import UTCDateTime
 
 
 class User(SQLModel, table=True):
@@ -18,8 +19,8 @@ class User(SQLModel, table=True):
     password_hash: str
     role: str = Field(default="developer", max_length=16)
     is_active: bool = True
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class ApiKey(SQLModel, table=True):
@@ -31,9 +32,9 @@ class ApiKey(SQLModel, table=True):
     prefix: str = Field(max_length=16)
     key_hash: str = Field(unique=True, index=True, max_length=64)
     scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    expires_at: datetime | None = None
-    revoked_at: datetime | None = None
-    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Token(SQLModel, table=True):
@@ -42,6 +43,6 @@ class Token(SQLModel, table=True):
     token_id: str = Field(unique=True, index=True, max_length=32)
     user_id: int = Field(index=True)
     token_hash: str = Field(unique=True, index=True, max_length=64)
-    expires_at: datetime
-    revoked_at: datetime | None = None
-    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -320,6 +320,8 @@ class AdminCredentials:
 def bootstrap_admin(db: Database, *, username: str = "admin") -> AdminCredentials | None:
     """On a database with no users, create the first admin and an API key; None when users exist."""
     with db.session(write=True) as session:
+        # Several servers starting together on one empty database: the first in makes the admin.
+        db.serialize(session.connection(), "bootstrap")
         if session.exec(select(User.id).limit(1)).first() is not None:
             return None
         now = db.now(session)
