@@ -17,7 +17,7 @@ from engine.resources import Body, ResourceKind
 
 class QuotaBody(Body):
     owner: str
-    limit: int | None = PydanticField(default=None, ge=0, le=2**63 - 1)  # SQLite's INTEGER
+    limit: int | None = PydanticField(default=None, ge=0, le=2**31 - 1)  # an INTEGER column
 
 
 # The latest time a manual clock reaches: ten years short of the end of datetime's range, so

@@ -85,6 +85,17 @@ def _take(ctx: Ctx, owner: str, amounts: dict[str, int]) -> set[str]:
     for n, resource_type in enumerate(types):
         params[f"amount_{n}"] = amounts[resource_type]
         params[f"default_{n}"] = DEFAULT_LIMITS[resource_type]
+    if not ctx.db.is_sqlite:
+        # Lock the rows in one order first: a multi-row UPDATE locks them in whatever order its
+        # plan reads them, and two creates doing so in opposite orders deadlock. (SQLite's
+        # write lock already lets one writer in at a time.)
+        table = QuotaUsage.__table__  # type: ignore[attr-defined]
+        ctx.session.execute(
+            select(table.c.id)
+            .where(table.c.owner == owner, table.c.resource_type.in_(types))
+            .order_by(table.c.resource_type)
+            .with_for_update()
+        )
     taken = ctx.session.execute(_take_statement(types), params).scalars().all()
     return set(types).difference(taken)
 

@@ -200,8 +200,8 @@ def list_page(
                 value = parse(raw)
             except ValueError as exc:
                 raise field_error(name, str(exc)) from None
-            if isinstance(value, int) and not -(2**63) <= value < 2**63:
-                raise field_error(name, "out of range")  # past what SQLite can compare
+            if isinstance(value, int) and not -(2**31) <= value < 2**31:
+                raise field_error(name, "out of range")  # past an INTEGER column (PostgreSQL)
             conditions.append(col(getattr(model, name)) == value)
     text = (query.get("search") or [""])[-1].strip()
     if text and kind.search:

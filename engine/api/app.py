@@ -20,7 +20,14 @@ from engine.api.router import Router
 from engine.api.routes import PLATFORM, RESET, Route
 from engine.context import Ctx, Principal
 from engine.db import Database
-from engine.errors import ApiError, InternalError, MethodNotAllowed, NotFound, TooLarge
+from engine.errors import (
+    ApiError,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    TooLarge,
+    ValidationFailed,
+)
 
 log = logging.getLogger("atonix.engine")
 
@@ -136,6 +143,11 @@ class EngineApp:
 
         write = route.method not in ("GET", "HEAD")
         idempotency_key = request.headers.get("idempotency-key") if route.method == "POST" else None
+        if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+            raise ValidationFailed(
+                f"Idempotency-Key: at most {MAX_IDEMPOTENCY_KEY} characters",
+                details={"Idempotency-Key": ["too long"]},
+            )
         if idempotency_key:
             from engine.api import idempotency  # before the session, which creates its table
         if not write:
@@ -256,6 +268,9 @@ def _resource_type(request: Request, route: Route) -> str:
         return request.kind.resource_type
     return route.resource_type or route.path.split("/")[3]
 
+
+# The longest Idempotency-Key kept (its column's size; the OpenAPI document says so too).
+MAX_IDEMPOTENCY_KEY = 255
 
 _ANONYMOUS = Principal(
     user_id=0, username="", role="viewer", scopes=(), credential="none", credential_id=""

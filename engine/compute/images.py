@@ -43,8 +43,8 @@ class Image(ResourceBase, table=True):
 class ImageCreate(CommonInput):
     name: str
     os_type: str = "linux"
-    os_name: str = ""
-    os_version: str = ""
+    os_name: str = PydanticField(default="", max_length=64)
+    os_version: str = PydanticField(default="", max_length=32)
     size_gb: int = PydanticField(default=8, ge=1, le=16384)
     is_public: bool = True
 

@@ -19,22 +19,22 @@ class LoginBody(Body):
 
 
 class KeyBody(Body):
-    name: str
+    name: str = PydanticField(min_length=1, max_length=255)
     scopes: list[str] | None = None
     expires_in_days: int | None = PydanticField(default=service.DEFAULT_KEY_DAYS)
 
 
 class UserBody(Body):
-    username: str
+    username: str = PydanticField(max_length=64)
     password: str
     role: str = "developer"
-    email: str = ""
+    email: str = PydanticField(default="", max_length=255)
 
 
 class UserUpdateBody(Body):
     role: str | None = None
     password: str | None = None
-    email: str | None = None
+    email: str | None = PydanticField(default=None, max_length=255)
     is_active: bool | None = None
 
 

@@ -11,12 +11,24 @@ from tests.support.api import User, add_user
 from tests.support.server import RunningServer, start_server
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """`python -m engine.server --clock instant` on a free port, stopped after the session."""
-    running = start_server(tmp_path_factory.mktemp("server"))
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """`python -m engine.server --clock instant` on a free port, stopped after the session: on
+    SQLite, and on a fresh PostgreSQL database (skipped without one, but in CI)."""
+    database_url = None
+    if request.param == "postgresql":
+        from tests.support.postgres import fresh_database
+
+        database_url = fresh_database()
+    running = start_server(tmp_path_factory.mktemp("server"), database_url=database_url)
     yield running
     assert running.stop() == 0, running.log()
+    if database_url:
+        from tests.support.postgres import drop_database
+
+        drop_database(database_url)
 
 
 @pytest.fixture(scope="session")

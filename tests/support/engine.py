@@ -45,11 +45,22 @@ class LocalEngine:
 
     def close(self) -> None:
         self.db.dispose()
+        if not self.db.is_sqlite:
+            from tests.support.postgres import drop_database
+
+            drop_database(self.db.url)
 
 
-def start_engine(path: Path, clock: ClockMode = "instant") -> LocalEngine:
-    """An engine on `<path>/atonix.db`; a manual clock starts at EPOCH."""
-    db = Database(f"sqlite:///{path / 'atonix.db'}", clock=Clock(mode=clock))
+def start_engine(path: Path, clock: ClockMode = "instant", database: str = "sqlite") -> LocalEngine:
+    """An engine on `<path>/atonix.db`, or on a fresh PostgreSQL database (`database=
+    "postgresql"`); a manual clock starts at EPOCH."""
+    if database == "postgresql":
+        from tests.support.postgres import fresh_database
+
+        url = fresh_database()
+    else:
+        url = f"sqlite:///{path / 'atonix.db'}"
+    db = Database(url, clock=Clock(mode=clock))
     if clock == "manual":
         with db.session(write=True) as session:
             db.set_manual_now(session, EPOCH)

@@ -91,6 +91,7 @@ def start_server(
     admin_api_key: str | None = None,
     allow_reset: bool = False,
     workers: int = 1,
+    database_url: str | None = None,
 ) -> RunningServer:
     """Start `python -m engine.server` on a free port and wait until it answers /health/.
 
@@ -118,6 +119,7 @@ def start_server(
         "--workers",
         str(workers),
         *(["--allow-reset"] if allow_reset else []),
+        *(["--database-url", database_url] if database_url else []),
     ]
     with os.fdopen(fd, "wb") as log_file:
         process = subprocess.Popen(
