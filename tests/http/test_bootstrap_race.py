@@ -3,45 +3,31 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
-import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.support.postgres import drop_database, fresh_database
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.server import RunningServer, start_server
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_servers_starting_together_bootstrap_one_admin(tmp_path: Path, database: str) -> None:
     url = fresh_database() if database == "postgresql" else f"sqlite:///{tmp_path / 'one.db'}"
-    processes = []
+
+    def start(n: int) -> RunningServer:
+        # Any key: which of them writes the credentials is what the test looks at.
+        return start_server(tmp_path / f"server-{n}", database_url=url, admin_api_key="-")
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        servers = list(pool.map(start, range(3)))
     try:
-        for n in range(3):
-            data_dir = tmp_path / f"server-{n}"
-            command = [
-                *(sys.executable, "-m", "engine.server", "--host", "127.0.0.1", "--port", "0"),
-                *("--data-dir", str(data_dir), "--database-url", url, "--clock", "instant"),
-            ]
-            log = (tmp_path / f"server-{n}.log").open("wb")
-            processes.append((subprocess.Popen(command, cwd=REPO, stderr=log), data_dir, log))
-        for process, _data_dir, log in processes:
-            log_path = Path(log.name)
-            for _ in range(300):
-                if "listening on" in log_path.read_text(errors="replace"):
-                    break
-                assert process.poll() is None, log_path.read_text()
-                time.sleep(0.1)
-        written = [d for _p, d, _l in processes if (d / "admin-credentials.json").exists()]
-        assert len(written) == 1
+        written = [s for s in servers if (s.data_dir / "admin-credentials.json").exists()]
+        assert len(written) == 1, [s.log() for s in servers]
     finally:
-        for process, _data_dir, log in processes:
-            process.terminate()
-            process.wait(timeout=20)
-            log.close()
+        codes = [s.stop() for s in servers]
+    assert codes == [0, 0, 0]
     if database == "postgresql":
         from sqlalchemy import create_engine, text
 
