@@ -1,4 +1,4 @@
-"""Instance creates per second: in-process (WSGI, as the embedded CLI) and over HTTP (waitress).
+"""Instance creates per second: in-process (WSGI, as the embedded CLI) and over HTTP (granian).
 
     .venv/bin/python bench/throughput.py                 # both, 11 blocks of 1,000 creates
     .venv/bin/python bench/throughput.py --only inprocess --blocks 3
@@ -109,7 +109,7 @@ def main() -> int:
             remote = server.client()
             # The fill writes to the server's database from this process (SQLite WAL).
             db = Database(sqlite_url(server.data_dir / "atonix.db"))
-            say(f"over HTTP ({server.url}: waitress, 8 threads; one client, keep-alive):")
+            say(f"over HTTP ({server.url}: granian, 1 worker x 8 threads; one client):")
             results["http"] = measure(remote, db, args.fill, "http", args.after)
             remote.close()
             db.dispose()
