@@ -276,7 +276,12 @@ class Server:
     tests' own launcher (tests/support/server.py)."""
 
     def __init__(
-        self, data_dir: Path, *, clock: str = "instant", admin_api_key: str | None = None
+        self,
+        data_dir: Path,
+        *,
+        clock: str = "instant",
+        admin_api_key: str | None = None,
+        workers: int = 1,
     ) -> None:
         """`admin_api_key`: for a database whose admin exists already (no credentials file)."""
         if str(REPO) not in sys.path:
@@ -284,7 +289,7 @@ class Server:
         from tests.support.server import start_server
 
         self._running = start_server(
-            data_dir, clock=clock, data_dir=data_dir, admin_api_key=admin_api_key
+            data_dir, clock=clock, data_dir=data_dir, admin_api_key=admin_api_key, workers=workers
         )
         self.url: str = self._running.url
         self.admin_api_key: str = self._running.admin_api_key

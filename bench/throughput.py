@@ -109,7 +109,7 @@ def main() -> int:
             remote = server.client()
             # The fill writes to the server's database from this process (SQLite WAL).
             db = Database(sqlite_url(server.data_dir / "atonix.db"))
-            say(f"over HTTP ({server.url}: granian, 1 worker; one client, keep-alive):")
+            say(f"over HTTP ({server.url}: granian, 1 worker x 8 threads; one client):")
             results["http"] = measure(remote, db, args.fill, "http", args.after)
             remote.close()
             db.dispose()

@@ -51,7 +51,7 @@ def serve(
     """Serve the engine's API over HTTP (the same API the embedded mode uses).
 
     The first start creates an admin user and says where its credentials were written.
-    Needs the server extra (pip install 'atonix[server]'); SIGTERM or Ctrl-C stops it cleanly.
+    SIGTERM or Ctrl-C stops it and its workers cleanly.
 
     Example: atonix engine serve --port 8765 --workers 2
     """

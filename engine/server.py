@@ -165,7 +165,7 @@ def _server_class() -> Any:
         from granian.server import Server
     except ImportError:
         raise OSError(
-            "serving the engine needs its server; install it with: pip install 'atonix[server]'"
+            "serving the engine needs granian, which atonix depends on: reinstall atonix"
         ) from None
 
     class EngineServer(Server):  # type: ignore[misc,valid-type]

@@ -7,12 +7,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.server import start_server
 
 
-def test_a_server_with_no_traffic_completes_due_transitions(tmp_path: Path) -> None:
-    server = start_server(tmp_path, clock="real")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_server_with_no_traffic_completes_due_transitions(tmp_path: Path, workers: int) -> None:
+    server = start_server(tmp_path, clock="real", workers=workers)
     try:
         headers = {"Authorization": f"Token {server.admin_api_key}"}
         with httpx.Client(base_url=server.url, headers=headers, timeout=10) as client:
@@ -29,7 +31,10 @@ def test_a_server_with_no_traffic_completes_due_transitions(tmp_path: Path) -> N
                 "SELECT status FROM instances WHERE instance_id = ?", (instance_id,)
             ).fetchone()
             status = row[0]
+        left = database.execute("SELECT COUNT(*) FROM due_work").fetchone()[0]
         database.close()
         assert status == "running"
+        assert left == 0
+        assert "timeline tick failed" not in server.log()
     finally:
         server.stop()

@@ -9,12 +9,11 @@ Usage, from a fixture::
               headers={"Authorization": f"Token {server.admin_api_key}"})
     server.stop()                              # SIGTERM; returns the exit code (0)
 
-`workers=2` serves from two worker processes (`--workers 2`); `server.worker_pids()` names them.
-
 or `with start_server(tmp_path) as server: ...`. The server listens on 127.0.0.1 on a free
 port, keeps its database and `admin-credentials.json` in `<tmp_path>/data`, and writes its
 stderr to a `server-*.log` file in `tmp_path`. Starting again on the same `tmp_path` reopens
-the same database (and the same admin).
+the same database (and the same admin). `workers=2` serves from two worker processes
+(`--workers 2`); `server.worker_pids()` names them.
 """
 
 from __future__ import annotations
