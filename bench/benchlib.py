@@ -282,14 +282,21 @@ class Server:
         clock: str = "instant",
         admin_api_key: str | None = None,
         workers: int = 1,
+        database_url: str | None = None,
     ) -> None:
-        """`admin_api_key`: for a database whose admin exists already (no credentials file)."""
+        """`admin_api_key`: for a database whose admin exists already (no credentials file);
+        `database_url`: another database than SQLite in `data_dir`."""
         if str(REPO) not in sys.path:
             sys.path.insert(0, str(REPO))
         from tests.support.server import start_server
 
         self._running = start_server(
-            data_dir, clock=clock, data_dir=data_dir, admin_api_key=admin_api_key, workers=workers
+            data_dir,
+            clock=clock,
+            data_dir=data_dir,
+            admin_api_key=admin_api_key,
+            workers=workers,
+            database_url=database_url,
         )
         self.url: str = self._running.url
         self.admin_api_key: str = self._running.admin_api_key

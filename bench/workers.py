@@ -1,4 +1,4 @@
-"""`engine serve --workers N` on SQLite: creates/s, and list-page latency, with 1 and 2 workers.
+"""`engine serve --workers N`: creates/s, and list-page latency, with 1 and 2 workers.
 
     .venv/bin/python bench/workers.py                    # 1 and 2 workers, 8 clients
     .venv/bin/python bench/workers.py --workers 1 2 4 --creates 400
@@ -13,12 +13,13 @@ creates/s are over the wall time of all clients, the p50/p99 over every read.
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 
-from benchlib import Server, machine_note, say, scratch
+from benchlib import REPO, Server, machine_note, say, scratch
 
 
 def in_parallel(clients: int, work: Callable[[int], list[float]]) -> tuple[float, list[float]]:
@@ -40,8 +41,19 @@ def in_parallel(clients: int, work: Callable[[int], list[float]]) -> tuple[float
     return time.perf_counter() - started, sorted(x for r in results for x in r)
 
 
-def measure(workers: int, clients: int, creates: int, reads: int) -> None:
-    with scratch(f"workers{workers}") as root, Server(root, workers=workers) as server:
+def measure(workers: int, clients: int, creates: int, reads: int, postgres: bool) -> None:
+    database_url = None
+    if postgres:  # a fresh database on the server ATONIX_TEST_POSTGRES_URL names
+        if str(REPO) not in sys.path:
+            sys.path.insert(0, str(REPO))
+        from tests.support.postgres import fresh_database
+
+        database_url = fresh_database()
+    say(f"on {'PostgreSQL' if postgres else 'SQLite'}:")
+    with (
+        scratch(f"workers{workers}") as root,
+        Server(root, workers=workers, database_url=database_url) as server,
+    ):
         admin = server.client()
         admin.raise_quotas("admin", 4 * clients * creates + 1000)
         sessions = [server.client() for _ in range(clients)]
@@ -89,10 +101,16 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--creates", type=int, default=250, help="creates per client (250)")
     parser.add_argument("--reads", type=int, default=250, help="list pages per client (250)")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="also on PostgreSQL (the server $ATONIX_TEST_POSTGRES_URL names, e.g. .ci/postgres)",
+    )
     args = parser.parse_args()
     say(machine_note())
-    for workers in args.workers:
-        measure(workers, args.clients, args.creates, args.reads)
+    for postgres in (False, True) if args.postgres else (False,):
+        for workers in args.workers:
+            measure(workers, args.clients, args.creates, args.reads, postgres)
     say(machine_note(end=True))
 
 
