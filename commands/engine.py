@@ -17,21 +17,22 @@ clock_app = ResourceApp(help="The engine clock: show it, or advance a manual one
 app.add_typer(clock_app, name="clock")
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# The server's database, as `serve` and `migrate` both name it.
+DatabaseUrl = typer.Option(
+    None,
+    "--database-url",
+    envvar="ATONIX_DATABASE_URL",
+    help="SQLAlchemy URL; default SQLite in --data-dir.",
+)
+DataDir = typer.Option(None, "--data-dir", help="Default: <atonix data dir>/server.")
 
 
 @app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8765, "--port", min=0, max=65535),
-    database_url: str | None = typer.Option(
-        None,
-        "--database-url",
-        envvar="ATONIX_DATABASE_URL",
-        help="SQLAlchemy URL; default SQLite in --data-dir.",
-    ),
-    data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Default: <atonix data dir>/server."
-    ),
+    database_url: str | None = DatabaseUrl,
+    data_dir: Path | None = DataDir,
     clock: str = typer.Option("real", "--clock", help=f"{', '.join(CLOCK_MODES)}."),
     workers: int = typer.Option(
         1,
@@ -80,15 +81,8 @@ def serve(
 
 @app.command("migrate")
 def migrate(
-    database_url: str | None = typer.Option(
-        None,
-        "--database-url",
-        envvar="ATONIX_DATABASE_URL",
-        help="SQLAlchemy URL; default SQLite in --data-dir.",
-    ),
-    data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Default: <atonix data dir>/server."
-    ),
+    database_url: str | None = DatabaseUrl,
+    data_dir: Path | None = DataDir,
 ) -> None:
     """Upgrade a server's database to this release's schema (a SQLite file is copied aside
     first). `atonix engine serve` refuses a database that needs it; the embedded engine upgrades

@@ -138,11 +138,11 @@ class Collection(ResourceKind):
         """Move `obj` into `state` on the timeline (see `engine.lifecycle`)."""
         self.machine.begin(ctx, obj, state)
 
-    def require(self, obj: Any, allowed: tuple[str, ...], message: str = "") -> None:
+    def require(self, obj: Any, allowed: tuple[str, ...]) -> None:
+        """409 INVALID_STATE unless `obj` is in one of the `allowed` states."""
         if obj.status not in allowed:
-            what = message or f"{self.label.capitalize()} must be {' or '.join(allowed)}"
             raise InvalidState(
-                f"{what} (it is {obj.status})",
+                f"{self.label.capitalize()} must be {' or '.join(allowed)} (it is {obj.status})",
                 details={"status": obj.status, "allowed": list(allowed)},
             )
 
@@ -191,6 +191,3 @@ class Collection(ResourceKind):
                     f"{other.delete_action} them first",
                     details={other.name: in_use},
                 )
-
-    def action(self, name: str) -> Action:
-        return next(a for a in self.actions if a.name == name)

@@ -65,7 +65,8 @@ class Database:
         self._created: set[str] = set()
         from engine import schema
 
-        schema.check(self, upgrade=upgrade)
+        # The schema revision the database had when opened (None: it was empty).
+        self.schema_found = schema.check(self, upgrade=upgrade)
         self._created.add(Meta.__tablename__)
         if self.clock.mode == "manual":
             self._start_manual_clock()

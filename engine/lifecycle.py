@@ -28,7 +28,6 @@ class Lifecycle:
 
     def __init__(self, collection: Collection) -> None:
         assert collection.states is not None
-        self.collection = collection
         self.resource_type = collection.resource_type
         self.model = collection.model
         self.id_field = collection.id_field

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateTable
 
 from engine.errors import SchemaMismatch
@@ -60,67 +59,39 @@ def current(conn: Connection) -> str | None:
     return None
 
 
-def check(db: Database, *, upgrade: bool) -> None:
-    """Make sure `db` is at HEAD: stamp an empty one, upgrade one behind (if `upgrade`), refuse
-    one that is newer. Called on every open; one or two cheap queries when at HEAD."""
+def check(db: Database, *, upgrade: bool) -> str | None:
+    """Make sure `db` is at HEAD: stamp an empty one, upgrade one behind (if `upgrade`; a SQLite
+    file is copied aside first), refuse one that is newer. Called on every open: one or two
+    cheap queries when at HEAD. The revision the database had; None if it was empty."""
     with db.engine.connect() as conn:
         found = current(conn)
         conn.rollback()
     if found == HEAD:
-        return
+        return found
     if found is not None and not _known(found):
         raise SchemaMismatch(
             f"the database at {db.url} has schema revision {found}, newer than this atonix "
             f"understands ({HEAD}); upgrade atonix to use it"
         )
-    if found is None:
-        try:
-            with db.write_engine.begin() as conn:
-                db.serialize(conn, "schema")
-                if current(conn) is None:  # another process may have stamped it meanwhile
-                    _stamp(conn, HEAD)
-        except DBAPIError:
-            # Several servers starting together on an empty database (PostgreSQL takes no
-            # write lock here): one stamp wins; the others find it done.
-            with db.engine.connect() as conn:
-                if current(conn) != HEAD:
-                    raise
-                conn.rollback()
-        return
-    if not upgrade:
+    if found is not None and not upgrade:
         raise SchemaMismatch(
             f"the database at {db.url} is at schema revision {found} and this atonix needs "
             f"{HEAD}: run `atonix engine migrate` first"
         )
-    migrate(db)
-
-
-def migrate(db: Database) -> tuple[str | None, str]:
-    """Upgrade `db` to HEAD (a SQLite file is copied aside first); (from, to) revisions."""
-    with db.engine.connect() as conn:
-        found = current(conn)
-        conn.rollback()
-    if found is not None and not _known(found):
-        raise SchemaMismatch(
-            f"the database at {db.url} has schema revision {found}, newer than this atonix "
-            f"understands ({HEAD}); upgrade atonix to use it"
-        )
-    if found == HEAD:
-        return found, HEAD
     if found is not None and db.is_sqlite:
         backup = copy_aside(db, found)
         if backup is not None:
-            log.warning(
-                "upgrading %s from schema %s to %s; a copy is at %s", db.url, found, HEAD, backup
-            )
+            log.warning("upgrading %s from schema %s; a copy is at %s", db.url, found, backup)
     with db.write_engine.begin() as conn:
+        # Under the lock (SQLite's write lock, an advisory lock on PostgreSQL), what another
+        # process starting at the same time left is what counts.
         db.serialize(conn, "schema")
-        found = current(conn)  # under the write lock: what another process left is what counts
-        if found is None:
+        now = current(conn)
+        if now is None:
             _stamp(conn, HEAD)
-        elif found != HEAD:
-            _upgrade(conn, found)
-    return found, HEAD
+        elif now != HEAD:
+            _upgrade(conn, now)
+    return found
 
 
 def copy_aside(db: Database, revision: str) -> Path | None:
@@ -150,7 +121,7 @@ def _upgrade(conn: Connection, found: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = conn
-    if not _has_alembic_table(conn):
+    if not inspect(conn).has_table("alembic_version"):
         conn.exec_driver_sql(_VERSION_TABLE)
         conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": found})
     log.info("upgrading the schema from %s to %s", found, HEAD)
@@ -178,7 +149,3 @@ def _set_legacy_version(conn: Connection) -> None:
             text("INSERT INTO atonix_meta (key, value) VALUES ('schema_version', :v)"),
             {"v": value},
         )
-
-
-def _has_alembic_table(conn: Connection) -> bool:
-    return inspect(conn).has_table("alembic_version")

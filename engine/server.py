@@ -253,21 +253,11 @@ def write_credentials(path: Path, credentials: dict[str, str]) -> Path:
 
 def migrate(*, database_url: str | None, data_dir: Path) -> tuple[str | None, str]:
     """Upgrade a server's database to this release's schema: (the revision it had, head)."""
-    from sqlalchemy import create_engine
-
     from engine import schema
 
-    url = database_url or sqlite_url(data_dir / DATABASE_FILE)
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    probe = create_engine(url)
-    try:
-        with probe.connect() as conn:
-            before = schema.current(conn)
-    finally:
-        probe.dispose()
-    Database(url, upgrade=True).dispose()
-    return before, schema.HEAD
+    db = Database(database_url or sqlite_url(data_dir / DATABASE_FILE), upgrade=True)
+    db.dispose()
+    return db.schema_found, schema.HEAD
 
 
 @contextmanager

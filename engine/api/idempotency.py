@@ -12,10 +12,11 @@ from sqlmodel import Field, SQLModel
 from engine.api.http import Request, Response, encode_json
 from engine.clock import utcnow
 from engine.context import Ctx
-from engine.errors import Conflict
+from engine.errors import Conflict, ValidationFailed
 from engine.sqltypes import UTCDateTime
 
 WINDOW = timedelta(hours=24)
+MAX_KEY = 255  # the longest Idempotency-Key kept: its column's size, and OpenAPI's maxLength
 
 
 class IdempotencyRecord(SQLModel, table=True):
@@ -23,11 +24,20 @@ class IdempotencyRecord(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("owner", "key"),)
     id: int | None = Field(default=None, primary_key=True)
     owner: str = Field(max_length=64)
-    key: str = Field(max_length=255)
+    key: str = Field(max_length=MAX_KEY)
     fingerprint: str = Field(max_length=64)
     status: int
     body: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+def check_key(key: str) -> None:
+    """400 for a key longer than the column that keeps it."""
+    if len(key) > MAX_KEY:
+        raise ValidationFailed(
+            f"Idempotency-Key: at most {MAX_KEY} characters",
+            details={"Idempotency-Key": ["too long"]},
+        )
 
 
 def _fingerprint(request: Request) -> str:

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from engine.api.http import Request
+from engine.api.idempotency import MAX_KEY as MAX_IDEMPOTENCY_KEY
 from engine.api.meta import VERSION
 from engine.api.routes import API, SERVICES, Route, every_route
 from engine.errors import ApiError
@@ -95,7 +96,7 @@ def build() -> dict[str, Any]:
                     "required": False,
                     "description": "Repeating a POST with the same key within 24 h returns the "
                     "first response instead of acting twice; a different body is a 409.",
-                    "schema": {"type": "string", "maxLength": 255},
+                    "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY},
                 }
             },
             "securitySchemes": {
