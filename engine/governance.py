@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,15 +79,25 @@ AUDIT_LOGS = ResourceKind(
 
 def clock_state(ctx: Ctx) -> dict[str, Any]:
     """The clock, and how long each transitional state lasts on it ("instance.pending": 3.0)."""
+    durations = {
+        key: ctx.clock.duration(seconds).total_seconds()
+        for key, seconds in _declared_durations().items()
+    }
+    return {"mode": ctx.clock.mode, "now": ctx.now, "durations": durations}
+
+
+@functools.cache
+def _declared_durations() -> dict[str, float]:
+    """Every collection's transition durations, read from the declarations once per process
+    (this imports every collection, so not on every request)."""
     from engine import registry
 
-    durations = {
-        f"{c.resource_type}.{state}": ctx.clock.duration(seconds).total_seconds()
+    return {
+        f"{c.resource_type}.{state}": seconds
         for c in registry.every()
         if c.states is not None
         for state, (_, seconds) in c.states.transitions.items()
     }
-    return {"mode": ctx.clock.mode, "now": ctx.now, "durations": durations}
 
 
 def show_clock(request: Request) -> dict[str, Any]:
