@@ -40,9 +40,27 @@ class ResourceBase(SQLModel):
 
 
 class Body(BaseModel):
-    """A request body: unknown fields are an error rather than silently ignored."""
+    """A request body: unknown fields are an error rather than silently ignored, and no text
+    holds a NUL character (PostgreSQL stores none)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class CommonInput(Body):

@@ -20,7 +20,14 @@ from engine.api.router import Router
 from engine.api.routes import PLATFORM, RESET, Route
 from engine.context import Ctx, Principal
 from engine.db import Database
-from engine.errors import ApiError, InternalError, MethodNotAllowed, NotFound, TooLarge
+from engine.errors import (
+    ApiError,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    TooLarge,
+    ValidationFailed,
+)
 
 log = logging.getLogger("atonix.engine")
 
@@ -285,10 +292,22 @@ def _request_from_environ(environ: dict[str, Any]) -> Request:
         raise TooLarge(f"request body of {length} bytes is over the {MAX_JSON_BODY}-byte limit")
     body = environ["wsgi.input"].read(length) if length else b""
     method = environ["REQUEST_METHOD"]
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    # No database stores a NUL character (PostgreSQL refuses it outright): refused up front.
+    bad = [
+        name for name, values in query.items() if "\x00" in name or any("\x00" in v for v in values)
+    ]
+    path = environ.get("PATH_INFO") or "/"
+    if "\x00" in path:
+        raise ValidationFailed("path: must not contain NUL characters", details={"path": [path]})
+    if bad:
+        raise ValidationFailed(
+            f"{bad[0]}: must not contain NUL characters", details={bad[0]: ["NUL character"]}
+        )
     return Request(
         method="GET" if method == "HEAD" else method,
-        path=environ.get("PATH_INFO") or "/",
-        query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),
+        path=path,
+        query=query,
         headers=headers,
         body=body,
     )
