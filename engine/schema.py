@@ -82,7 +82,7 @@ def check(db: Database, *, upgrade: bool) -> str | None:
         backup = copy_aside(db, found)
         if backup is not None:
             log.warning("upgrading %s from schema %s; a copy is at %s", db.url, found, backup)
-    with db.write_engine.begin() as conn:
+    with db.writing() as conn:
         # Under the lock (SQLite's write lock, an advisory lock on PostgreSQL), what another
         # process starting at the same time left is what counts.
         db.serialize(conn, "schema")

@@ -100,7 +100,7 @@ def work_due_now(db: Any) -> int:
         conn.rollback()
     if not due:
         return 0
-    with db.write_engine.begin() as conn:
+    with db.writing() as conn:
         # Claimed under the write lock (SQLite), or row by row (PostgreSQL, see work_due).
         return work_due(conn, now)
 

@@ -154,7 +154,7 @@ class EngineApp:
                 due = timeline.anything_due(session.connection(), request.ctx.now)
             authorize(principal, route.permission)
             if due:
-                with db.write_engine.begin() as conn:
+                with db.writing() as conn:
                     timeline.work_due(conn, request.ctx.now)
         with db.session(write=write) as session:
             if write:
