@@ -224,8 +224,9 @@ def list_page(
     text = (query.get("search") or [""])[-1].strip()
     if text and kind.search:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        # Case-insensitive on every database (PostgreSQL's LIKE is not; SQLite's is, for ASCII).
         conditions.append(
-            or_(*(col(getattr(model, f)).like(pattern, escape="\\") for f in kind.search))
+            or_(*(col(getattr(model, f)).ilike(pattern, escape="\\") for f in kind.search))
         )
     ordering = (query.get("ordering") or [kind.default_ordering])[-1]
     order: list[Any] = []

@@ -81,6 +81,7 @@ def test_exact_filters(fleet: tuple[User, dict[str, str]]) -> None:
 def test_search_matches_substrings_of_the_text_fields(fleet: tuple[User, dict[str, str]]) -> None:
     user, ids = fleet
     assert sorted(_names(user, search="web")) == ["web-1", "web-2", "web-3"]
+    assert sorted(_names(user, search="WeB")) == ["web-1", "web-2", "web-3"]  # any case
     assert _names(user, search=ids["db-1"][2:8]) == ["db-1"]
     # LIKE wildcards in the search text are taken literally.
     assert _names(user, search="_") == ["cache_1"]
