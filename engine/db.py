@@ -40,12 +40,23 @@ def sqlite_url(path: Path) -> str:
 class Database:
     """One database, shared by every request of a process; tables are created as services load."""
 
-    def __init__(self, url: str, *, clock: Clock | None = None, upgrade: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        upgrade: bool = True,
+        data_dir: Path | None = None,
+    ) -> None:
         """Open `url`; a schema behind this release's is upgraded (`upgrade`, the embedded
-        engine) or refused with SchemaMismatch (a server: `atonix engine migrate` upgrades it)."""
+        engine) or refused with SchemaMismatch (a server: `atonix engine migrate` upgrades it).
+
+        `data_dir` holds what is not rows (object bytes, the master key): by default the SQLite
+        file's directory; a server on PostgreSQL passes its `--data-dir`."""
         self.url = url
         self.clock = clock or Clock()
         self.is_sqlite = url.startswith("sqlite")
+        self.data_dir = data_dir or _default_data_dir(url)
         connect_args: dict[str, Any] = {}
         if self.is_sqlite:
             path = url.removeprefix("sqlite:///")
@@ -212,6 +223,16 @@ class _WriteGate:
         finally:
             self._depth -= 1
             self._threads.release()
+
+
+def _default_data_dir(url: str) -> Path:
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite") else ""
+    if path and path != ":memory:":
+        return Path(path).resolve().parent
+    import tempfile
+
+    # An in-memory or remote database with no directory given: a private one for this process.
+    return Path(tempfile.mkdtemp(prefix="atonix-data-"))
 
 
 def _lock_key(name: str) -> int:

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from engine.collection import Collection
 
 # The services, each a package whose `COLLECTIONS` names its collection modules.
-SERVICES = ("engine.compute",)
+SERVICES = ("engine.compute", "engine.storage", "engine.networking")
 
 
 @functools.cache

@@ -67,7 +67,12 @@ def serve(
         try:
             address, bound_port = reserved.getsockname()[:2]
             # Several replicas never race to migrate: `atonix engine migrate` upgrades first.
-            db = Database(url, clock=Clock(mode=cast(ClockMode, clock_mode)), upgrade=False)
+            db = Database(
+                url,
+                clock=Clock(mode=cast(ClockMode, clock_mode)),
+                upgrade=False,
+                data_dir=data_dir,
+            )
             try:
                 credentials = bootstrap_admin(db)
             finally:
@@ -91,7 +96,7 @@ def serve(
             server.on_startup(
                 lambda: _say(f"atonix engine listening on http://{shown}:{bound_port}")
             )
-            loader = functools.partial(worker_app, url, clock_mode, allow_reset)
+            loader = functools.partial(worker_app, url, clock_mode, allow_reset, data_dir)
             try:
                 server.serve(target_loader=loader, wrap_loader=False)
             except RuntimeError as error:  # granian's own bind, which the reservation made sure of
@@ -134,7 +139,9 @@ LOG_CONFIG: dict[str, Any] = {
 }
 
 
-def worker_app(database_url: str, clock_mode: str, allow_reset: bool) -> Any:
+def worker_app(
+    database_url: str, clock_mode: str, allow_reset: bool, data_dir: Path | None = None
+) -> Any:
     """In each worker process: its own database pool, the app, and a timeline ticker.
 
     Every worker ticks; an item is claimed under the database's write lock, so each is done
@@ -146,7 +153,12 @@ def worker_app(database_url: str, clock_mode: str, allow_reset: bool) -> Any:
     from engine import timeline  # noqa: F401  (its table, before the first tick reads it)
     from engine.api.app import EngineApp
 
-    db = Database(database_url, clock=Clock(mode=cast(ClockMode, clock_mode)), upgrade=False)
+    db = Database(
+        database_url,
+        clock=Clock(mode=cast(ClockMode, clock_mode)),
+        upgrade=False,
+        data_dir=data_dir,
+    )
     app = EngineApp(db, allow_reset=allow_reset)
     db.ensure_tables()
     ticker = Ticker(db)
