@@ -60,4 +60,13 @@ CATALOG: dict[str, Kind] = {
             "metrics": "",
         },
     ),
+    "security-groups": Kind(
+        name="security-groups",
+        label="security group",
+        id_prefix="sg",
+        states=(),
+        transitions={},
+        final=(),
+        actions={"add_rule": "", "rules": "", "authorize_ingress": "", "remove_rule": ""},
+    ),
 }

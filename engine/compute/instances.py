@@ -155,8 +155,6 @@ def create_instance(ctx: Ctx, spec: InstanceCreate) -> Instance:
     for field_name in ("vpc_id", "subnet_id"):
         if getattr(spec, field_name):
             raise field_error(field_name, f"no such resource {getattr(spec, field_name)!r}")
-    if spec.security_groups:
-        raise field_error("security_groups", f"no such security group {spec.security_groups[0]!r}")
     owner = ctx.principal.username
     instance_id = INSTANCES.new_id()
     instance = Instance(
@@ -191,6 +189,8 @@ def create_instance(ctx: Ctx, spec: InstanceCreate) -> Instance:
         ctx, pool=f"default:{owner}", network=DEFAULT_PRIVATE_NETWORK, resource_id=instance_id
     )
     instance.public_ip = _public_ip(ctx, instance_id)
+    if spec.security_groups or instance.vpc_id:
+        instance.security_groups = _wear(ctx, instance, spec.security_groups)
     INSTANCES.begin(ctx, instance, "pending")
     INSTANCES.added(ctx, instance)
     ctx.audit_details.update(flavor=flavor.flavor_id, image=image.image_id)
@@ -206,11 +206,24 @@ def _public_ip(ctx: Ctx, instance_id: str) -> str | None:
         return None
 
 
+def _wear(ctx: Ctx, instance: Instance, refs: list[str]) -> list[str]:
+    """Attach the security groups `refs` names (default: its VPC's default group)."""
+    from engine.networking import security_groups
+
+    return security_groups.attach(
+        ctx,
+        resource_type="instance",
+        resource_id=instance.instance_id,
+        vpc_id=instance.vpc_id,
+        refs=refs,
+    )
+
+
 def update_instance(ctx: Ctx, instance: Instance, spec: InstanceUpdate) -> Instance:
     if instance.status in INSTANCES.machine.final_states:
         raise InvalidState(f"instance {instance.instance_id} is {instance.status}")
-    if spec.security_groups:
-        raise field_error("security_groups", f"no such security group {spec.security_groups[0]!r}")
+    if spec.security_groups is not None:
+        instance.security_groups = _wear(ctx, instance, spec.security_groups)
     apply_common(instance, spec, now=ctx.now)
     for name in ("enable_monitoring", "enable_termination_protection"):
         value = getattr(spec, name)
@@ -249,6 +262,10 @@ def terminate_instance(ctx: Ctx, instance: Instance) -> Instance:
     instance.termination_time = ctx.now
     ipam.release(ctx, resource_id=instance.instance_id)
     instance.private_ip = instance.public_ip = None
+    if instance.security_groups:
+        from engine.networking import security_groups
+
+        security_groups.detach(ctx, resource_type="instance", resource_id=instance.instance_id)
     INSTANCES.release_quota(ctx, instance)
     return _acted(ctx, instance)
 

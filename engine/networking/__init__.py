@@ -1,4 +1,4 @@
 """Networking: VPCs, subnets, security groups, gateways, route tables, reachability."""
 
 # This service's collection modules, each declaring one collection (see engine.collection).
-COLLECTIONS: tuple[str, ...] = ()
+COLLECTIONS: tuple[str, ...] = ("security_groups",)
