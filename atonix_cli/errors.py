@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     CONFLICT = 5  # duplicate, wrong state, still in use
     QUOTA = 6
     UNAVAILABLE = 7  # unreachable, timed out, rate limited, service unavailable
+    NOT_REACHABLE = 5  # `network reachability`: the traffic would not get through
     INTERRUPTED = 130
 
 

@@ -15,6 +15,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "is_public": ("--public/--private",),
     "resource_type": ("--type",),
     "resource_id": ("--resource",),
+    # Networking: security groups and reachability.
+    "vpc_id": ("--vpc",),
+    "security_groups": ("--security-group",),
+    "from_port": ("--port",),
+    "referenced_sg_id": ("--source-group",),
+    "source": ("--from",),
+    "destination": ("--to",),
 }
 
 

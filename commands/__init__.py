@@ -28,6 +28,18 @@ COMMANDS: dict[str, Entry] = {
     "image": Entry(
         "commands.image", "app", "Machine images: the built-in ones and your own.", "Compute"
     ),
+    "security-group": Entry(
+        "commands.security_group",
+        "app",
+        "Security groups: which traffic reaches instances, rule by rule.",
+        "Networking",
+    ),
+    "network": Entry(
+        "commands.network",
+        "app",
+        "Network questions: can A reach B on this port, and if not, why not.",
+        "Networking",
+    ),
     "login": Entry(
         "commands.auth",
         "login_app",
