@@ -82,6 +82,7 @@ class Dependent:
 
     collection: str  # the dependent collection's name
     column: str  # its column holding this resource's public id
+    forced: bool = False  # a `DELETE ?force=true` removes them with the resource instead
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -171,14 +172,17 @@ class Collection(ResourceKind):
 
             counts.add(ctx.session, collection=self.name, owner=obj.owner or "", delta=1)
 
-    def check_dependents(self, ctx: Ctx, obj: Any) -> None:
-        """409 DEPENDENCY_VIOLATION while a declared dependent still uses `obj`."""
+    def check_dependents(self, ctx: Ctx, obj: Any, *, force: bool = False) -> None:
+        """409 DEPENDENCY_VIOLATION while a declared dependent still uses `obj` (those a forced
+        delete removes are left to the collection's delete when `force`)."""
         from sqlmodel import col, func, select
 
         from engine import registry
 
         public_id = getattr(obj, self.id_field)
         for dependent in self.dependents:
+            if force and dependent.forced:
+                continue
             other = registry.get(dependent.collection)
             query = select(func.count()).select_from(other.model)
             query = query.where(col(getattr(other.model, dependent.column)) == public_id)
@@ -186,8 +190,9 @@ class Collection(ResourceKind):
                 query = query.where(col(other.model.status).in_(other.states.live))
             in_use = ctx.session.exec(query).one()
             if in_use:
+                forcible = " (or delete with force=true)" if dependent.forced else ""
                 raise DependencyViolation(
                     f"{self.label} {public_id} is used by {in_use} {other.label}(s); "
-                    f"{other.delete_action} them first",
+                    f"{other.delete_action} them first{forcible}",
                     details={other.name: in_use},
                 )

@@ -46,9 +46,10 @@ def destroy(request: Request) -> Response:
     if kind.delete is None:
         raise MethodNotAllowed(f"{kind.label}s cannot be deleted")
     obj = request.target(for_write=True)
+    force = request.flag("force")
     if isinstance(kind, Collection):
-        kind.check_dependents(request.ctx, obj)
-    status = kind.delete(request.ctx, obj, force=request.flag("force"))
+        kind.check_dependents(request.ctx, obj, force=force)
+    status = kind.delete(request.ctx, obj, force=force)
     return Response(status, None)
 
 

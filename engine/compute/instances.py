@@ -16,7 +16,7 @@ from engine import ipam
 from engine.collection import Action, Collection, StateMachine
 from engine.compute import flavors, images, metrics
 from engine.context import Ctx
-from engine.errors import Conflict, InvalidState, field_error
+from engine.errors import Conflict, InvalidState
 from engine.resources import (
     AVAILABILITY_ZONES,
     CommonInput,
@@ -47,8 +47,8 @@ class Instance(ResourceBase, table=True):
     image_name: str = Field(max_length=255)
     vcpus: int
     memory_mb: int
-    vpc_id: str | None = None
-    subnet_id: str | None = None
+    vpc_id: str | None = Field(default=None, index=True)
+    subnet_id: str | None = Field(default=None, index=True)
     availability_zone: str = Field(default="us-west-2a", max_length=16)
     private_ip: str | None = Field(default=None, max_length=45)
     public_ip: str | None = Field(default=None, max_length=45)
@@ -151,10 +151,14 @@ def create_instance(ctx: Ctx, spec: InstanceCreate) -> Instance:
     """Launch an instance: `pending`, then `running` once the boot duration has passed."""
     flavor = flavors.find_launchable(ctx, spec.flavor)
     image = images.find_launchable(ctx, spec.image)
-    # Networking is not part of the engine yet: no VPC, subnet or security group exists to name.
-    for field_name in ("vpc_id", "subnet_id"):
-        if getattr(spec, field_name):
-            raise field_error(field_name, f"no such resource {getattr(spec, field_name)!r}")
+    subnet = None
+    if spec.subnet_id or spec.vpc_id:
+        # Imported only for a launch into a subnet: networking's models stay unloaded otherwise.
+        from engine.networking import subnets
+
+        subnet = subnets.for_launch(
+            ctx, subnet_ref=spec.subnet_id, vpc_ref=spec.vpc_id, zone=spec.availability_zone
+        )
     owner = ctx.principal.username
     instance_id = INSTANCES.new_id()
     instance = Instance(
@@ -185,10 +189,18 @@ def create_instance(ctx: Ctx, spec: InstanceCreate) -> Instance:
     )
     INSTANCES.consume_quota(ctx, instance)
     apply_common(instance, spec, now=ctx.now)
-    instance.private_ip = ipam.allocate(
-        ctx, pool=f"default:{owner}", network=DEFAULT_PRIVATE_NETWORK, resource_id=instance_id
-    )
-    instance.public_ip = _public_ip(ctx, instance_id)
+    if subnet is not None:
+        # In a subnet: its lowest free address, and a public IP if the subnet maps them.
+        instance.vpc_id, instance.subnet_id = subnet.vpc_id, subnet.subnet_id
+        instance.availability_zone = subnet.availability_zone
+        instance.private_ip = subnets.allocate(ctx, subnet.subnet_id, resource_id=instance_id)
+        if subnet.map_public_ip_on_launch:
+            instance.public_ip = _public_ip(ctx, instance_id)
+    else:
+        instance.private_ip = ipam.allocate(
+            ctx, pool=f"default:{owner}", network=DEFAULT_PRIVATE_NETWORK, resource_id=instance_id
+        )
+        instance.public_ip = _public_ip(ctx, instance_id)
     if spec.security_groups or instance.vpc_id:
         instance.security_groups = _wear(ctx, instance, spec.security_groups)
     INSTANCES.begin(ctx, instance, "pending")
@@ -261,6 +273,11 @@ def terminate_instance(ctx: Ctx, instance: Instance) -> Instance:
         INSTANCES.begin(ctx, instance, "terminating")
     instance.termination_time = ctx.now
     ipam.release(ctx, resource_id=instance.instance_id)
+    if instance.subnet_id:
+        from engine.networking import route_tables, subnets
+
+        subnets.release(ctx, resource_id=instance.instance_id)
+        route_tables.target_gone(ctx, instance.instance_id)
     instance.private_ip = instance.public_ip = None
     if instance.security_groups:
         from engine.networking import security_groups
