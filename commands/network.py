@@ -21,6 +21,11 @@ HOP_COLUMNS = (
 Endpoint = "an instance (id or name), a CIDR or an address, or `internet`"
 
 
+@app.callback()
+def network() -> None:
+    """Network questions: can A reach B on this port, and if not, why not."""
+
+
 @app.command("reachability")
 def reachability(
     source: str = typer.Option(..., *flag("source"), help=f"Where from: {Endpoint}."),

@@ -246,28 +246,9 @@ def _scope(vpc_id: str | None, owner: str) -> str:
 
 def find_vpc(ctx: Ctx, ref: str, *, field: str = "vpc_id") -> Any:
     """A VPC the caller may see, by id or unique name; 400 naming `field` when there is none."""
-    from engine import registry
-    from engine.resources import get_visible
+    from engine.networking import vpcs
 
-    try:
-        vpcs = registry.get("vpcs")
-    except KeyError:
-        raise field_error(field, f"no such VPC {ref!r}") from None
-    try:
-        vpc = get_visible(ctx, vpcs, ref)
-    except NotFound:
-        model = vpcs.model
-        query = select(model).where(col(model.name) == ref)
-        for condition in vpcs.visible(ctx, model):
-            query = query.where(condition)
-        found = ctx.session.exec(query.limit(2)).all()
-        if len(found) != 1:
-            why = "several VPCs are" if found else "no VPC is"
-            raise field_error(field, f"{why} named or with id {ref!r}") from None
-        vpc = found[0]
-    if vpcs.states is not None and vpc.status not in ("available", "pending"):
-        raise field_error(field, f"VPC {vpc.vpc_id} is {vpc.status}")
-    return vpc
+    return vpcs.find(ctx, ref, field=field)
 
 
 def _lock_names(ctx: Ctx, scope: str) -> None:
@@ -419,7 +400,7 @@ def _remove(ctx: Ctx, group_ids: list[str]) -> None:
         counts.add(session, collection=SECURITY_GROUPS.name, owner=owner, delta=-1)
 
 
-def delete_vpc_groups(ctx: Ctx, *, vpc_id: str) -> int:
+def remove_in_vpc(ctx: Ctx, vpc_id: str) -> int:
     """Remove every group of a VPC with the VPC, the default one included; 409 while any is
     still attached (to an instance still running there, say). How many groups went."""
     ids = list(

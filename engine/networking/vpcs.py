@@ -249,4 +249,5 @@ import engine.compute.instances  # noqa: E402
 import engine.networking.internet_gateways  # noqa: E402
 import engine.networking.nat_gateways  # noqa: E402
 import engine.networking.route_tables  # noqa: E402
+import engine.networking.security_groups  # noqa: E402
 import engine.networking.subnets  # noqa: E402, F401

@@ -296,3 +296,109 @@ def test_another_users_group_cannot_be_worn(engine: LocalEngine) -> None:
     bob = engine.user().client
     body = {"name": "b", "flavor": "t3.micro", "image": "ubuntu-22.04", "security_groups": [hers]}
     expect_error(bob.post(f"{SERVICES}/instances/", json=body), 400, "VALIDATION_ERROR")
+
+
+# --- in VPCs ----------------------------------------------------------------------------------
+
+VPCS = f"{SERVICES}/vpcs/"
+SUBNETS = f"{SERVICES}/subnets/"
+
+
+def make_vpc(client: httpx.Client, name: str = "prod", cidr: str = "10.1.0.0/16") -> dict[str, Any]:
+    created: dict[str, Any] = expect(
+        client.post(VPCS, json={"name": name, "cidr_block": cidr}), 201
+    )
+    return created
+
+
+def make_subnet(client: httpx.Client, vpc: str, cidr: str, name: str = "web-a") -> dict[str, Any]:
+    body = {"name": name, "vpc_id": vpc, "cidr_block": cidr}
+    created: dict[str, Any] = expect(client.post(SUBNETS, json=body), 201)
+    return created
+
+
+def test_a_vpc_comes_with_its_default_group_which_stays_with_it(engine: LocalEngine) -> None:
+    vpc = make_vpc(engine.admin)
+    groups = expect(engine.admin.get(f"{VPCS}{vpc['vpc_id']}/security_groups/"), 200)["results"]
+    assert [(g["name"], g["is_default"], g["rule_count"]) for g in groups] == [("default", True, 2)]
+    default = expect(engine.admin.get(group(groups[0]["sg_id"])), 200)
+    assert default["vpc_id"] == vpc["vpc_id"]
+    assert [(r["direction"], r["protocol"], r["cidr_ipv4"]) for r in default["rules"]] == [
+        ("ingress", "-1", "10.1.0.0/16"),
+        ("egress", "-1", "0.0.0.0/0"),
+    ]
+    body = expect_error(engine.admin.delete(group(default["sg_id"])), 409, "DEPENDENCY_VIOLATION")
+    assert body["details"]["is_default"] is True
+    renamed = engine.admin.patch(group(default["sg_id"]), json={"name": "mine"})
+    expect_error(renamed, 400, "VALIDATION_ERROR")
+    # Its rules are rules like any other: they can change.
+    expect(add_rule(engine.admin, default["sg_id"], from_port=22, cidr="0.0.0.0/0"), 201)
+    listed = expect(engine.admin.get(GROUPS, params={"vpc_id": vpc["vpc_id"]}), 200)
+    assert listed["count"] == 1
+    assert expect(engine.admin.get(GROUPS, params={"is_default": "true"}), 200)["count"] == 1
+
+
+def test_groups_live_in_one_vpc_and_rules_refer_only_to_its_groups(engine: LocalEngine) -> None:
+    prod = make_vpc(engine.admin, "prod", "10.1.0.0/16")["vpc_id"]
+    test = make_vpc(engine.admin, "test", "10.2.0.0/16")["vpc_id"]
+    web = make_group(engine.admin, "web", vpc_id="prod")
+    assert web["vpc_id"] == prod
+    # The same name in another VPC is another group; in the same VPC, a conflict.
+    other_web = make_group(engine.admin, "web", vpc_id=test)
+    expect_error(engine.admin.post(GROUPS, json={"name": "web", "vpc_id": prod}), 409, "CONFLICT")
+    db = make_group(engine.admin, "db", vpc_id=prod)["sg_id"]
+    # By name, `web` is the one of db's own VPC.
+    rule = expect(add_rule(engine.admin, db, from_port=5432, referenced_sg_id="web"), 201)
+    assert rule["referenced_sg_id"] == web["sg_id"]
+    across = add_rule(engine.admin, db, from_port=5433, referenced_sg_id=other_web["sg_id"])
+    body = expect_error(across, 400, "VALIDATION_ERROR")
+    assert test in body["error"] and "referenced_sg_id" in body["details"]
+    loose = make_group(engine.admin, "loose")["sg_id"]
+    expect_error(
+        add_rule(engine.admin, db, from_port=1, referenced_sg_id=loose), 400, "VALIDATION_ERROR"
+    )
+    nowhere = engine.admin.post(GROUPS, json={"name": "x", "vpc_id": "vpc-000000000000"})
+    assert "vpc_id" in expect_error(nowhere, 400, "VALIDATION_ERROR")["details"]
+
+
+def test_an_instance_in_a_subnet_wears_its_vpcs_groups(engine: LocalEngine) -> None:
+    prod = make_vpc(engine.admin, "prod", "10.1.0.0/16")["vpc_id"]
+    test = make_vpc(engine.admin, "test", "10.2.0.0/16")["vpc_id"]
+    subnet = make_subnet(engine.admin, prod, "10.1.1.0/24")["subnet_id"]
+    default = expect(engine.admin.get(GROUPS, params={"vpc_id": prod}), 200)["results"][0]["sg_id"]
+    plain = launch(engine.admin, "web-1", subnet_id=subnet)
+    assert plain["security_groups"] == [default]
+    web = make_group(engine.admin, "web", vpc_id=prod)["sg_id"]
+    chosen = launch(engine.admin, "web-2", subnet_id=subnet, security_groups=["web"])
+    assert chosen["security_groups"] == [web]
+    elsewhere = make_group(engine.admin, "far", vpc_id=test)["sg_id"]
+    body = {"name": "x", "flavor": "t3.micro", "image": "ubuntu-22.04", "subnet_id": subnet}
+    refused = engine.admin.post(
+        f"{SERVICES}/instances/", json={**body, "security_groups": [elsewhere]}
+    )
+    assert test in expect_error(refused, 400, "VALIDATION_ERROR")["error"]
+    loose = make_group(engine.admin, "loose")["sg_id"]
+    refused = engine.admin.post(f"{SERVICES}/instances/", json={**body, "security_groups": [loose]})
+    expect_error(refused, 400, "VALIDATION_ERROR")
+    # Changed while running, within the VPC only.
+    iid = plain["instance_id"]
+    expect(engine.admin.patch(instance(iid), json={"security_groups": [web, default]}), 200)
+    patched = engine.admin.patch(instance(iid), json={"security_groups": [elsewhere]})
+    expect_error(patched, 400, "VALIDATION_ERROR")
+    assert expect(engine.admin.get(instance(iid)), 200)["security_groups"] == [web, default]
+    body_ = expect_error(engine.admin.delete(group(web)), 409, "DEPENDENCY_VIOLATION")
+    assert sorted(body_["details"]["attached_to"]) == sorted([iid, chosen["instance_id"]])
+
+
+def test_a_vpc_delete_takes_its_groups_along(engine: LocalEngine) -> None:
+    prod = make_vpc(engine.admin)["vpc_id"]
+    subnet = make_subnet(engine.admin, prod, "10.1.1.0/24")["subnet_id"]
+    web = make_group(engine.admin, "web", vpc_id=prod)["sg_id"]
+    iid = launch(engine.admin, "web-1", subnet_id=subnet, security_groups=[web])["instance_id"]
+    refused = engine.admin.delete(f"{VPCS}{prod}/", params={"force": "true"})
+    expect_error(refused, 409, "DEPENDENCY_VIOLATION")
+    assert expect(engine.admin.get(group(web)), 200)["attachments"] == {"instance": 1}
+    expect(engine.admin.post(instance(iid, "terminate")), 200)
+    expect(engine.admin.delete(f"{VPCS}{prod}/", params={"force": "true"}), 204)
+    expect_error(engine.admin.get(group(web)), 404, "NOT_FOUND")
+    assert expect(engine.admin.get(GROUPS), 200)["count"] == 0
