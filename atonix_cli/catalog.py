@@ -118,6 +118,6 @@ CATALOG: dict[str, Kind] = {
         states=(),
         transitions={},
         final=(),
-        actions={"subnets": "", "security_groups": "", "route_tables": ""},
+        actions={"subnets": "", "security_groups": "", "route_tables": "", "reachability": ""},
     ),
 }

@@ -81,7 +81,7 @@ def create(
     description: str | None = Description,
     tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable."),
 ) -> None:
-    """Create a security group (no rules: nothing gets in until you add some).
+    """Create a security group: everything may go out, nothing comes in until you add rules.
 
     Example: atonix security-group create --vpc prod --name web
     """

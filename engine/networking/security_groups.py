@@ -291,6 +291,8 @@ def create_group(ctx: Ctx, spec: GroupCreate) -> SecurityGroup:
     )
     apply_common(group, spec, now=ctx.now)
     SECURITY_GROUPS.added(ctx, group)
+    # As in AWS, a new group lets everything out and nothing in until rules say otherwise.
+    _insert_rule(ctx, group, _rule_row(group, "egress", "-1", cidr_ipv4="0.0.0.0/0"))
     ctx.audit_details.update(vpc_id=vpc_id)
     return group
 
@@ -510,7 +512,6 @@ def _insert_rule(ctx: Ctx, group: SecurityGroup, rule: SecurityGroupRule) -> Sec
     group.rule_count += 1
     group.updated_at = ctx.now
     ctx.session.add(group)
-    ctx.audit_details.update(rule_id=rule.rule_id, direction=rule.direction)
     return rule
 
 
@@ -587,7 +588,9 @@ def add_rule(ctx: Ctx, group: SecurityGroup, body: RuleBody) -> dict[str, Any]:
         description=body.description,
         is_enabled=body.is_enabled,
     )
-    return rule_public(_insert_rule(ctx, group, rule))
+    _insert_rule(ctx, group, rule)
+    ctx.audit_details.update(rule_id=rule.rule_id, direction=rule.direction)
+    return rule_public(rule)
 
 
 def authorize_ingress(ctx: Ctx, group: SecurityGroup, body: IngressBody) -> dict[str, Any]:

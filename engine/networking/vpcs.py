@@ -206,6 +206,12 @@ def vpc_security_groups(ctx: Ctx, vpc: Vpc) -> Any:
     return _nested(ctx, groups, col(groups.model.vpc_id) == vpc.vpc_id, vpc)
 
 
+def reachability(request: Any) -> Any:
+    from engine.networking import reachability
+
+    return reachability.answer(request)
+
+
 def _nested(ctx: Ctx, kind: Collection, where: Any, vpc: Vpc) -> Any:
     """A page of the VPC's resources of one kind (A4's envelope), every one of them."""
     from engine.api.routes import SERVICES
@@ -240,6 +246,13 @@ VPCS = Collection(
         Action("subnets", vpc_subnets, "GET", summary="The VPC's subnets"),
         Action("security_groups", vpc_security_groups, "GET", summary="The VPC's security groups"),
         Action("route_tables", vpc_route_tables, "GET", summary="The VPC's route tables"),
+        Action(
+            "reachability",
+            reachability,
+            "GET",
+            detail=False,
+            summary="Can a source reach a destination on a port, and if not, why not",
+        ),
     ),
 )
 

@@ -31,11 +31,13 @@ def test_a_group_is_created_shown_listed_and_deleted(engine: LocalEngine) -> Non
     sg_id = created["sg_id"]
     assert sg_id.startswith("sg-") and len(sg_id) == 15
     assert created["resource_id"] == sg_id
-    assert (created["vpc_id"], created["is_default"], created["rule_count"]) == (None, False, 0)
-    assert created["rules"] == []
+    assert (created["vpc_id"], created["is_default"], created["rule_count"]) == (None, False, 1)
+    # As in AWS, a new group lets everything out, and nothing in.
+    [out] = created["rules"]
+    assert (out["direction"], out["protocol"], out["cidr_ipv4"]) == ("egress", "-1", "0.0.0.0/0")
     listed = expect(engine.admin.get(GROUPS), 200)
     assert [g["sg_id"] for g in listed["results"]] == [sg_id]
-    assert listed["results"][0]["rule_count"] == 0
+    assert listed["results"][0]["rule_count"] == 1
     updated = expect(engine.admin.patch(group(sg_id), json={"description": "edge"}), 200)
     assert updated["description"] == "edge"
     expect(engine.admin.delete(group(sg_id)), 204)
@@ -71,10 +73,10 @@ def test_a_rule_is_a_row_of_its_own_with_its_fields(engine: LocalEngine) -> None
     )  # fmt: skip
     assert everything["cidr_ipv6"] == "::/0"
     shown = expect(engine.admin.get(group(sg_id)), 200)
-    assert shown["rule_count"] == 2
-    assert [r["rule_id"] for r in shown["rules"]] == [rule["rule_id"], everything["rule_id"]]
+    assert shown["rule_count"] == 3
+    assert [r["rule_id"] for r in shown["rules"]][1:] == [rule["rule_id"], everything["rule_id"]]
     rules = expect(engine.admin.get(group(sg_id, "rules")), 200)
-    assert rules["count"] == 2 and rules["results"] == shown["rules"]
+    assert rules["count"] == 3 and rules["results"] == shown["rules"]
 
 
 @pytest.mark.parametrize(
@@ -115,7 +117,7 @@ def test_an_invalid_rule_is_a_400_naming_its_field(
     sg_id = make_group(engine.admin)["sg_id"]
     body = expect_error(add_rule(engine.admin, sg_id, **rule), 400, "VALIDATION_ERROR")
     assert field in body["details"], body
-    assert expect(engine.admin.get(group(sg_id)), 200)["rule_count"] == 0
+    assert expect(engine.admin.get(group(sg_id)), 200)["rule_count"] == 1
 
 
 def test_host_bits_are_cleared_and_icmp_takes_type_and_code(engine: LocalEngine) -> None:
@@ -142,12 +144,12 @@ def test_a_duplicate_rule_is_409_whatever_its_description(engine: LocalEngine) -
     # The same rule the other way, or on another port, is another rule.
     expect(add_rule(engine.admin, sg_id, direction="egress", from_port=22, cidr="10.0.0.0/8"), 201)
     expect(add_rule(engine.admin, sg_id, from_port=23, cidr="10.0.0.0/8"), 201)
-    assert expect(engine.admin.get(group(sg_id)), 200)["rule_count"] == 3
+    assert expect(engine.admin.get(group(sg_id)), 200)["rule_count"] == 4
 
 
 def test_the_61st_rule_is_429_quota_exceeded(engine: LocalEngine) -> None:
     sg_id = make_group(engine.admin)["sg_id"]
-    for port in range(60):
+    for port in range(59):  # and the egress rule every new group has
         expect(add_rule(engine.admin, sg_id, from_port=1000 + port, cidr="10.0.0.0/8"), 201)
     body = expect_error(
         add_rule(engine.admin, sg_id, from_port=2000, cidr="10.0.0.0/8"), 429, "QUOTA_EXCEEDED"
@@ -188,8 +190,8 @@ def test_remove_rule_removes_one_and_an_unknown_one_is_404(engine: LocalEngine) 
     after = expect(
         engine.admin.post(group(sg_id, "remove_rule"), json={"rule_id": drop["rule_id"]}), 200
     )
-    assert after["rule_count"] == 1
-    assert [r["rule_id"] for r in after["rules"]] == [keep["rule_id"]]
+    assert after["rule_count"] == 2
+    assert [r["rule_id"] for r in after["rules"]][1:] == [keep["rule_id"]]
     gone = engine.admin.post(group(sg_id, "remove_rule"), json={"rule_id": drop["rule_id"]})
     expect_error(gone, 404, "NOT_FOUND")
     other = make_group(engine.admin, "other")["sg_id"]
