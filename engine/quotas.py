@@ -58,7 +58,9 @@ def consume(ctx: Ctx, *, owner: str, amounts: dict[str, int]) -> None:
             raise ValueError(f"unknown quota type {resource_type}")
     missing = _take(ctx, owner, wanted)
     if missing:
-        for resource_type in missing:
+        # In one order in every process (a set's order is per process): two first creates
+        # inserting the rows in opposite orders deadlock on PostgreSQL.
+        for resource_type in sorted(missing):
             _ensure_row(ctx.session, owner=owner, resource_type=resource_type, now=ctx.now)
         missing = _take(ctx, owner, {t: wanted[t] for t in missing})
     if not missing:

@@ -237,7 +237,9 @@ def release(ctx: Ctx, *, resource_id: str) -> None:
 
 
 def _full(ctx: Ctx, subnet_id: str) -> Conflict:
-    subnet = ctx.session.exec(select(Subnet).where(col(Subnet.subnet_id) == subnet_id)).one()
+    subnet = ctx.session.exec(select(Subnet).where(col(Subnet.subnet_id) == subnet_id)).first()
+    if subnet is None:  # deleted since the caller found it
+        return Conflict(f"subnet {subnet_id} was just deleted", details={"subnet_id": subnet_id})
     size = capacity(ipaddress.IPv4Network(subnet.cidr_block))
     named = f"{subnet.name} ({subnet_id})" if subnet.name else subnet_id
     return Conflict(
