@@ -517,11 +517,14 @@ def _insert_rule(ctx: Ctx, group: SecurityGroup, rule: SecurityGroupRule) -> Sec
 
 def find_group(ctx: Ctx, ref: str, *, vpc_id: str | None, field: str) -> SecurityGroup:
     """A group the caller may see, by id or by name within `vpc_id` (outside any VPC: among the
-    caller's), that lives in `vpc_id`; else a 400 naming `field`."""
+    caller's), that lives in `vpc_id`; else a 400 naming `field`.
+
+    The row is share-locked to the end of the transaction (on PostgreSQL), so a delete of the
+    group waits for the attachment or rule that names it, and then sees it."""
     query = select(SecurityGroup).where(col(SecurityGroup.sg_id) == ref)
     for condition in SECURITY_GROUPS.visible(ctx, SecurityGroup):
         query = query.where(condition)
-    group = ctx.session.exec(query).first()
+    group = ctx.session.exec(query.with_for_update(read=True)).first()
     if group is None:
         by_name = select(SecurityGroup).where(col(SecurityGroup.name) == ref)
         if vpc_id is not None:
@@ -530,7 +533,7 @@ def find_group(ctx: Ctx, ref: str, *, vpc_id: str | None, field: str) -> Securit
             by_name = by_name.where(col(SecurityGroup.vpc_id).is_(None))
         for condition in SECURITY_GROUPS.visible(ctx, SecurityGroup):
             by_name = by_name.where(condition)
-        found = ctx.session.exec(by_name.limit(2)).all()
+        found = ctx.session.exec(by_name.limit(2).with_for_update(read=True)).all()
         if len(found) > 1:
             raise field_error(field, f"several security groups are named {ref!r}; use an id")
         if not found:
