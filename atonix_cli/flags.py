@@ -15,6 +15,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "is_public": ("--public/--private",),
     "resource_type": ("--type",),
     "resource_id": ("--resource",),
+    "vpc_id": ("--vpc",),
+    "subnet_id": ("--subnet",),
+    "cidr_block": ("--cidr",),
+    "map_public_ip_on_launch": ("--public-ips",),
+    "destination_cidr": ("--destination",),
 }
 
 
