@@ -109,7 +109,7 @@ CATALOG: dict[str, Kind] = {
         states=(),
         transitions={},
         final=(),
-        actions={"enable_public_ips": ""},
+        actions={"enable_public_ips": "Mapping public IPs on launch in"},
     ),
     "vpcs": Kind(
         name="vpcs",

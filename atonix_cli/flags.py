@@ -15,8 +15,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "is_public": ("--public/--private",),
     "resource_type": ("--type",),
     "resource_id": ("--resource",),
-    # Networking: security groups and reachability.
     "vpc_id": ("--vpc",),
+    "subnet_id": ("--subnet",),
+    "cidr_block": ("--cidr",),
+    "map_public_ip_on_launch": ("--public-ips",),
+    "destination_cidr": ("--destination",),
+    # Networking: security groups and reachability.
     "security_groups": ("--security-group",),
     "from_port": ("--port",),
     "referenced_sg_id": ("--source-group",),

@@ -28,6 +28,36 @@ COMMANDS: dict[str, Entry] = {
     "image": Entry(
         "commands.image", "app", "Machine images: the built-in ones and your own.", "Compute"
     ),
+    "vpc": Entry(
+        "commands.vpc",
+        "app",
+        "Virtual private clouds: CIDR blocks holding subnets, gateways, routes.",
+        "Networking",
+    ),
+    "subnet": Entry(
+        "commands.subnet",
+        "app",
+        "Subnets: a VPC's address blocks, handing out instance addresses.",
+        "Networking",
+    ),
+    "route-table": Entry(
+        "commands.route_table",
+        "app",
+        "Route tables: routes to gateways and instances, and their subnets.",
+        "Networking",
+    ),
+    "internet-gateway": Entry(
+        "commands.internet_gateway",
+        "app",
+        "Internet gateways: a VPC's way to the internet, one per VPC.",
+        "Networking",
+    ),
+    "nat-gateway": Entry(
+        "commands.nat_gateway",
+        "app",
+        "NAT gateways: private subnets' way out, from a public subnet.",
+        "Networking",
+    ),
     "security-group": Entry(
         "commands.security_group",
         "app",

@@ -82,6 +82,9 @@ def create(
     ),
     image: str = typer.Option(..., "--image", help="Image name or id (see `atonix image list`)."),
     availability_zone: str | None = Zone,
+    subnet_id: str | None = typer.Option(
+        None, *flag("subnet_id"), help="Launch into this subnet (id or name): its VPC and zone."
+    ),
     description: str | None = typer.Option(None, "--description"),
     key_pair: str | None = typer.Option(None, "--key-pair", help="Name of an SSH key pair."),
     root_volume_size_gb: int | None = typer.Option(
@@ -113,6 +116,7 @@ def create(
         "flavor": flavor,
         "image": image,
         "availability_zone": availability_zone,
+        "subnet_id": Resource("subnets").resolve(cli, subnet_id) if subnet_id else None,
         "description": description,
         "key_pair": key_pair,
         "root_volume_size_gb": root_volume_size_gb,

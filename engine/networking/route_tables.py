@@ -12,12 +12,12 @@ import ipaddress
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, UniqueConstraint, bindparam, delete, update
+from sqlalchemy import BigInteger, UniqueConstraint, bindparam, delete, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Field, SQLModel, col, select
 
 from engine.clock import utcnow
-from engine.collection import Action, Collection, Dependent
+from engine.collection import Action, Collection
 from engine.context import Ctx
 from engine.errors import Conflict, DependencyViolation, ValidationFailed, field_error
 from engine.ids import new_id
@@ -199,12 +199,24 @@ def update_route_table(ctx: Ctx, table: RouteTable, spec: RouteTableUpdate) -> R
 
 
 def delete_route_table(ctx: Ctx, table: RouteTable, *, force: bool = False) -> int:
-    # Associated subnets refuse the delete first (ROUTE_TABLES.dependents).
+    from engine.networking.subnets import Subnet
+
     if table.is_main:
         raise DependencyViolation(
             f"route table {table.route_table_id} is the main table of VPC {table.vpc_id}; "
             "it is deleted with the VPC",
             details={"is_main": True},
+        )
+    associated = ctx.session.exec(
+        select(func.count())
+        .select_from(Subnet)
+        .where(col(Subnet.route_table_id) == table.route_table_id)
+    ).one()
+    if associated:
+        raise DependencyViolation(
+            f"route table {table.route_table_id} has {associated} subnet(s) associated; "
+            "associate them with another table (or disassociate them) first",
+            details={"subnets": associated},
         )
     ctx.session.execute(delete(Route).where(col(Route.route_table_id) == table.route_table_id))
     ctx.session.delete(table)
@@ -467,7 +479,6 @@ ROUTE_TABLES = Collection(
     update_schema=RouteTableUpdate,
     update=update_route_table,
     delete=delete_route_table,
-    dependents=(Dependent(collection="subnets", column="route_table_id"),),
     actions=(
         Action("routes", list_routes, "GET", summary="The table's routes, most specific first"),
         Action(

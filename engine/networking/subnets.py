@@ -335,6 +335,7 @@ SUBNETS = Collection(
             "enable_public_ips",
             enable_public_ips,
             summary="Give instances launched here a public IP (map_public_ip_on_launch)",
+            message="Mapping public IPs on launch in",
         ),
     ),
 )
