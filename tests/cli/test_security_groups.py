@@ -112,3 +112,107 @@ def test_instances_take_and_change_security_groups(cli: Cli) -> None:
     cli.ok("instance", "terminate", "web-1", "--wait")
     cli.ok("security-group", "delete", "ssh", "--yes")
     expect_error(cli("security-group", "show", "ssh"), ExitCode.NOT_FOUND, "ssh")
+
+
+def _tour(cli: Cli) -> None:
+    """The issue's commands up to the two instances."""
+    for command in (
+        ("vpc", "create", "--name", "prod", "--cidr", "10.1.0.0/16"),
+        ("subnet", "create", "--vpc", "prod", "--name", "web-a", "--cidr", "10.1.1.0/24",
+         "--zone", "us-west-2a", "--public-ips"),
+        ("subnet", "create", "--vpc", "prod", "--name", "db-a", "--cidr", "10.1.2.0/24",
+         "--zone", "us-west-2a"),
+        ("security-group", "create", "--vpc", "prod", "--name", "web"),
+        ("security-group", "authorize-ingress", "web", "--protocol", "tcp", "--port", "443",
+         "--cidr", "0.0.0.0/0"),
+        ("security-group", "create", "--vpc", "prod", "--name", "db"),
+        ("security-group", "add-rule", "db", "--direction", "ingress", "--protocol", "tcp",
+         "--port", "5432", "--source-group", "web"),
+        ("internet-gateway", "create", "--vpc", "prod", "--name", "igw"),
+        ("route-table", "create", "--vpc", "prod", "--name", "public"),
+        ("route-table", "add-route", "public", "--destination", "0.0.0.0/0",
+         "--internet-gateway", "igw"),
+        ("route-table", "associate", "public", "--subnet", "web-a"),
+        ("nat-gateway", "create", "--subnet", "web-a", "--name", "nat", "--wait"),
+        (*CREATE, "--name", "web-1", "--subnet", "web-a", "--security-group", "web", "--wait"),
+        (*CREATE, "--name", "db-1", "--subnet", "db-a", "--security-group", "db", "--wait"),
+    ):  # fmt: skip
+        cli.ok(*command)
+
+
+def test_the_issues_tour_answers_reachability_with_exit_codes(cli: Cli) -> None:
+    _tour(cli)
+    db = cli.json("security-group", "show", "db")
+    web_1 = cli.json("instance", "show", "web-1")
+    assert web_1["security_groups"] == [cli.json("security-group", "show", "web")["sg_id"]]
+
+    reachable = cli("network", "reachability", "--from", "web-1", "--to", "db-1", "--port", "5432")
+    assert reachable.exit_code == 0, str(reachable)
+    hops = [line.split("\t") for line in reachable.stdout.splitlines()]
+    assert [h[:2] for h in hops] == [
+        ["security-group-egress", "allowed"],
+        ["route", "allowed"],
+        ["security-group-ingress", "allowed"],
+    ]
+    db_rule = next(r for r in db["rules"] if r["direction"] == "ingress")["rule_id"]
+    assert hops[2][2:4] == [db["sg_id"], db_rule]
+    assert hops[1][3].startswith("route-") and "local" in hops[1][4]
+    assert reachable.stderr.startswith("Reachable: ") and db_rule in reachable.stderr
+
+    blocked = cli("network", "reachability", "--from", "internet", "--to", "db-1", "--port", "5432")
+    assert blocked.exit_code == ExitCode.NOT_REACHABLE == 5, str(blocked)
+    assert blocked.stderr.startswith("Not reachable: ") and "no public IP" in blocked.stderr
+    assert blocked.stdout.splitlines()[-1].split("\t")[:2] == ["destination", "blocked"]
+
+    answer = cli("network", "reachability", "--from", "internet", "--to", "web-1",
+                 "--port", "22", "-o", "json")  # fmt: skip
+    assert answer.exit_code == 5
+    found = answer.json()
+    assert found["reachable"] is False
+    assert found["blocked_at"]["step"] == "security-group-ingress"
+    # db-a keeps the main route table: no way out until a route through the NAT gateway.
+    out = ("network", "reachability", "--from", "db-1", "--to", "internet", "--port", "443")
+    assert cli(*out).exit_code == 5
+    cli.ok("route-table", "create", "--vpc", "prod", "--name", "private")
+    cli.ok("route-table", "add-route", "private", "--destination", "0.0.0.0/0",
+           "--nat-gateway", "nat")  # fmt: skip
+    cli.ok("route-table", "associate", "private", "--subnet", "db-a")
+    via_nat = cli(*out, "-o", "json")
+    assert via_nat.exit_code == 0, str(via_nat)
+    assert [h["step"] for h in via_nat.json()["hops"]][-1] == "nat-gateway"
+
+    expect_error(
+        cli("security-group", "delete", "web", "--yes"),
+        ExitCode.CONFLICT,
+        "DEPENDENCY_VIOLATION",
+    )
+    expect_error(
+        cli("network", "reachability", "--from", "nosuch", "--to", "db-1", "--port", "1"),
+        ExitCode.USAGE,
+        "source",
+    )
+
+
+def test_the_default_group_and_vpc_groups_through_the_cli(cli: Cli) -> None:
+    cli.ok("vpc", "create", "--name", "prod", "--cidr", "10.1.0.0/16")
+    cli.ok("subnet", "create", "--vpc", "prod", "--name", "web-a", "--cidr", "10.1.1.0/24")
+    [default] = cli.json(
+        "security-group", "list", "--vpc", cli.json("vpc", "show", "prod")["vpc_id"]
+    )
+    assert (default["name"], default["is_default"], default["rule_count"]) == ("default", True, 2)
+    expect_error(
+        cli("security-group", "delete", default["sg_id"], "--yes"),
+        ExitCode.CONFLICT,
+        "default group",
+    )
+    launched = cli.json(*CREATE, "--name", "web-1", "--subnet", "web-a")
+    assert launched["security_groups"] == [default["sg_id"]]
+    cli.ok("security-group", "create", "--vpc", "prod", "--name", "web")
+    changed = cli.json("instance", "update", "web-1", "--security-group", "web",
+                       "--security-group", "default")  # fmt: skip
+    assert changed["security_groups"][1] == default["sg_id"]
+    expect_error(
+        cli("security-group", "create", "--vpc", "prod", "--name", "web"),
+        ExitCode.CONFLICT,
+        "already exists",
+    )
