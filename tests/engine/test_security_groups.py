@@ -404,3 +404,30 @@ def test_a_vpc_delete_takes_its_groups_along(engine: LocalEngine) -> None:
     expect(engine.admin.delete(f"{VPCS}{prod}/", params={"force": "true"}), 204)
     expect_error(engine.admin.get(group(web)), 404, "NOT_FOUND")
     assert expect(engine.admin.get(GROUPS), 200)["count"] == 0
+
+
+def test_concurrent_adds_never_pass_60_rules_nor_make_a_duplicate(engine: LocalEngine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    sg_id = make_group(engine.admin)["sg_id"]
+    for port in range(54):  # with the egress rule: 55
+        expect(add_rule(engine.admin, sg_id, from_port=1000 + port, cidr="10.0.0.0/8"), 201)
+    authorization = str(engine.admin.headers["Authorization"])
+
+    def attempt(target: tuple[str, dict[str, Any]]) -> int:
+        with engine.client(authorization) as client:
+            return add_rule(client, target[0], **target[1]).status_code
+
+    distinct = [(sg_id, {"from_port": 2000 + n, "cidr": "10.0.0.0/8"}) for n in range(10)]
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        statuses = sorted(pool.map(attempt, distinct))
+    assert statuses == [201] * 5 + [429] * 5
+    shown = expect(engine.admin.get(group(sg_id)), 200)
+    assert shown["rule_count"] == len(shown["rules"]) == 60
+
+    other = make_group(engine.admin, "other")["sg_id"]
+    same = [(other, {"from_port": 22, "cidr": "10.0.0.0/8"})] * 4
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(pool.map(attempt, same))
+    assert statuses == [201, 409, 409, 409]
+    assert expect(engine.admin.get(group(other)), 200)["rule_count"] == 2
