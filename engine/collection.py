@@ -70,6 +70,9 @@ class Action:
     status: int = 200
     summary: str = ""
     message: str = ""  # the CLI's one-line note, e.g. "Stopping"
+    # A list-level GET that answers a question rather than a page: its query parameters
+    # (name -> description) for OpenAPI, which then documents no paging.
+    query: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def mutates(self) -> bool:

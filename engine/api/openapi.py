@@ -142,9 +142,15 @@ def _operation(route: Route, body_ref: dict[str, Any] | None) -> dict[str, Any]:
         }
         for name in _PATH_PARAM.findall(route.path)
     ]
-    paged = kind is not None and route.method == "GET" and "{" not in route.path
+    asked = route.custom.query if route.custom is not None else {}
+    paged = kind is not None and route.method == "GET" and "{" not in route.path and not asked
     if paged:
         parameters += _list_parameters(kind)
+    for name, description in asked.items():
+        schema = {"type": "string"}
+        parameters.append(
+            {"name": name, "in": "query", "description": description, "schema": schema}
+        )
     if route.method == "POST" and not public:
         parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
     if parameters:

@@ -212,6 +212,15 @@ def reachability(request: Any) -> Any:
     return reachability.answer(request)
 
 
+_END = "an instance (id or name), a CIDR or address, or `internet` (required)"
+REACHABILITY_QUERY = {
+    "source": f"Where from: {_END}",
+    "destination": f"Where to: {_END}",
+    "port": "The destination port, 0-65535 (required for tcp and udp)",
+    "protocol": "tcp (default), udp, icmp or all",
+}
+
+
 def _nested(ctx: Ctx, kind: Collection, where: Any, vpc: Vpc) -> Any:
     """A page of the VPC's resources of one kind (A4's envelope), every one of them."""
     from engine.api.routes import SERVICES
@@ -252,6 +261,7 @@ VPCS = Collection(
             "GET",
             detail=False,
             summary="Can a source reach a destination on a port, and if not, why not",
+            query=REACHABILITY_QUERY,
         ),
     ),
 )
