@@ -74,7 +74,7 @@ def create_nat_gateway(ctx: Ctx, spec: NatGatewayCreate) -> NatGateway:
     interface takes an address of the subnet, and a public IP comes from the public pool."""
     from engine.networking import route_tables
 
-    subnet = subnets.find(ctx, spec.subnet_id)
+    subnet = subnets.for_use(ctx, spec.subnet_id)
     if not route_tables.reaches_internet(ctx, subnet.route_table_id):
         raise ValidationFailed(
             f"subnet_id: subnet {subnet.subnet_id}'s route table {subnet.route_table_id} has no "

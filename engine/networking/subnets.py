@@ -120,6 +120,18 @@ def find(ctx: Ctx, ref: str, *, field: str = "subnet_id", for_write: bool = Fals
     return found
 
 
+def for_use(ctx: Ctx, ref: str, *, field: str = "subnet_id") -> Subnet:
+    """A subnet something is about to take an address of, locked as a VPC's forced delete
+    locks them: its VPC's row first (shared, so launches do not queue on one another), then the
+    subnet's. A forced delete that began first is waited for (and the subnet is then gone); one
+    that begins after waits for the launch, then sees its instance."""
+    found = find(ctx, ref, field=field)
+    ctx.session.execute(
+        sa_select(_vpcs.c.id).where(_vpcs.c.vpc_id == found.vpc_id).with_for_update(read=True)
+    )
+    return find(ctx, found.subnet_id, field=field, for_write=True)
+
+
 def create_subnet(ctx: Ctx, spec: SubnetCreate) -> Subnet:
     """A subnet inside its VPC's CIDR, overlapping none of its siblings (409)."""
     from engine.networking import route_tables
@@ -249,6 +261,7 @@ def _full(ctx: Ctx, subnet_id: str) -> Conflict:
 
 
 _subnets = Subnet.__table__  # type: ignore[attr-defined]
+_vpcs = vpcs.Vpc.__table__  # type: ignore[attr-defined]
 _held = SubnetAddress.__table__  # type: ignore[attr-defined]
 _freed = SubnetFreeAddress.__table__  # type: ignore[attr-defined]
 _this = _subnets.c.subnet_id == bindparam("s")
@@ -288,7 +301,7 @@ def for_launch(
     # never had a VPC: its tables are created with the service, so none exist yet.
     if not inspect(ctx.session.connection()).has_table(Subnet.__tablename__):
         raise field_error("subnet_id", f"no subnet {subnet_ref!r}")
-    subnet = find(ctx, subnet_ref)
+    subnet = for_use(ctx, subnet_ref)
     if vpc_ref:
         vpc = vpcs.find(ctx, vpc_ref)
         if vpc.vpc_id != subnet.vpc_id:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.api import AUDIT, QUOTAS, expect, expect_error, instance, launch, quota
+from tests.support.api import INSTANCES as INSTANCES_PATH
 from tests.support.engine import LocalEngine
 from tests.support.network import (
     INTERNET_GATEWAYS,
@@ -178,3 +179,47 @@ def test_force_removes_everything_in_the_vpc_but_not_while_instances_run(
         201,
     )
     assert nat["network_interface_ip"] == "10.1.1.4"
+
+
+def _race(engine: LocalEngine, vpc_id: str, subnet_id: str) -> list[int]:
+    """Two launches into the subnet and a forced delete of its VPC, let go at once."""
+    import threading
+
+    barrier = threading.Barrier(3)
+    answers: list[int] = []
+    auth = engine.admin.headers["Authorization"]
+
+    def launch_one(name: str) -> None:
+        client = engine.client(auth)
+        body = {"name": name, "flavor": "t3.micro", "image": "ubuntu-22.04", "subnet_id": subnet_id}
+        barrier.wait(timeout=30)
+        answers.append(client.post(INSTANCES_PATH, json=body).status_code)
+
+    def delete_it() -> None:
+        client = engine.client(auth)
+        barrier.wait(timeout=30)
+        answers.append(client.delete(item(VPCS, vpc_id) + "?force=true").status_code)
+
+    threads = [threading.Thread(target=launch_one, args=(f"{subnet_id}-{n}",)) for n in range(2)]
+    threads.append(threading.Thread(target=delete_it))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return answers
+
+
+def test_a_forced_delete_racing_launches_never_leaves_an_instance_without_its_subnet(
+    engine: LocalEngine,
+) -> None:
+    for attempt in range(4):
+        made = vpc(engine.admin, f"race-{attempt}", f"10.{attempt}.0.0/16")
+        web = subnet(engine.admin, made["vpc_id"], f"10.{attempt}.1.0/24", f"web-{attempt}")
+        answers = _race(engine, made["vpc_id"], web["subnet_id"])
+        assert len(answers) == 3 and set(answers) <= {201, 204, 400, 409}, answers
+        launched = expect(
+            engine.admin.get(INSTANCES_PATH, params={"search": web["subnet_id"]}), 200
+        )
+        gone = engine.admin.get(item(SUBNETS, web["subnet_id"])).status_code == 404
+        # Either the VPC went first and no launch got in, or a launch did and the VPC stayed.
+        assert (gone and launched["count"] == 0) or (not gone and 409 in answers), answers
