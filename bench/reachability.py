@@ -44,11 +44,8 @@ def fill(engine: InProcess, group_id: str, *, last: dict | None) -> None:
     from sqlmodel import select
 
     from engine.ids import new_id
-    from engine.networking.security_groups import (
-        MAX_RULES,
-        SecurityGroup,
-        SecurityGroupRule,
-    )
+    from engine.networking.security_group_rules import MAX_RULES, SecurityGroupRule
+    from engine.networking.security_groups import SecurityGroup
 
     with engine.db.session(write=True) as session:
         group = session.exec(select(SecurityGroup).where(SecurityGroup.sg_id == group_id)).one()

@@ -30,8 +30,8 @@ from sqlmodel import col, select
 from engine.api.http import Request
 from engine.context import Ctx
 from engine.errors import ValidationFailed, field_error
-from engine.networking import route_tables, security_groups
-from engine.networking.security_groups import SecurityGroupRule
+from engine.networking import route_tables, security_group_rules, security_groups
+from engine.networking.security_group_rules import SecurityGroupRule
 
 Network = ipaddress.IPv4Network
 ANYWHERE = ipaddress.IPv4Network("0.0.0.0/0")
@@ -114,14 +114,14 @@ def evaluate(
 ) -> dict[str, Any]:
     """Whether `source` reaches `destination`, hop by hop (see the module)."""
     try:
-        protocol = security_groups.protocol_value(protocol)
+        protocol = security_group_rules.protocol_value(protocol)
     except ValueError:
         raise field_error("protocol", "must be tcp, udp, icmp or all") from None
     if protocol not in PROTOCOLS:
         raise field_error("protocol", "must be tcp, udp, icmp or all")
-    if protocol in security_groups.PORTED and port is None:
+    if protocol in security_group_rules.PORTED and port is None:
         raise field_error("port", f"required for {protocol}")
-    if protocol not in security_groups.PORTED and protocol != "icmp":
+    if protocol not in security_group_rules.PORTED and protocol != "icmp":
         port = None
     src = _end(ctx, source, "source")
     dst = _end(ctx, destination, "destination")
@@ -262,7 +262,7 @@ def _address_of(end: End, within: bool) -> Network:
 def _rules(ctx: Ctx, group_ids: list[str], direction: str) -> list[SecurityGroupRule]:
     return [
         r
-        for r in security_groups.rules_of(ctx, group_ids)
+        for r in security_group_rules.rules_of(ctx, group_ids)
         if r.direction == direction and r.is_enabled
     ]
 
@@ -270,7 +270,7 @@ def _rules(ctx: Ctx, group_ids: list[str], direction: str) -> list[SecurityGroup
 def _allows(rule: SecurityGroupRule, protocol: str, port: int | None) -> bool:
     if rule.protocol != "-1" and rule.protocol != protocol:
         return False
-    if rule.protocol in security_groups.PORTED:
+    if rule.protocol in security_group_rules.PORTED:
         assert port is not None and rule.from_port is not None and rule.to_port is not None
         return rule.from_port <= port <= rule.to_port
     if rule.protocol == "icmp" and port is not None:

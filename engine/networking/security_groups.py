@@ -1,14 +1,11 @@
-"""Security groups: rules with real validation, attachments to instances (and later load
+"""Security groups: their rules (security_group_rules), attachments to instances (and later load
 balancers), the default group of each VPC, and refusals while anything still uses a group."""
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import Field as PydanticField
-from pydantic import Strict, field_validator
 from sqlalchemy import Index, UniqueConstraint, delete, func, inspect
 from sqlmodel import Field, SQLModel, col, select
 
@@ -19,13 +16,22 @@ from engine.errors import (
     Conflict,
     DependencyViolation,
     NotFound,
-    QuotaExceeded,
     ValidationFailed,
     field_error,
 )
-from engine.ids import new_id
+from engine.networking.security_group_rules import (
+    IngressBody,
+    RemoveRuleBody,
+    RuleBody,
+    SecurityGroupRule,
+    insert_rule,
+    new_rule,
+    parse_network,
+    port_range,
+    rule_public,
+    rules_of,
+)
 from engine.resources import (
-    Body,
     CommonInput,
     ResourceBase,
     apply_common,
@@ -34,37 +40,9 @@ from engine.resources import (
 )
 from engine.sqltypes import UTCDateTime
 
-# AWS's 60 inbound and 60 outbound, counted together: a group holds at most this many rules;
-# one more is 429 QUOTA_EXCEEDED (a limit, like a quota, that no retry gets past).
-MAX_RULES = 60
 # An instance (or a load balancer later) wears at most this many groups, as in AWS.
 MAX_GROUPS_PER_RESOURCE = 5
 DEFAULT_NAME = "default"
-DIRECTIONS = ("ingress", "egress")
-PROTOCOLS = ("tcp", "udp", "icmp", "ipv6-icmp", "esp", "ah", "-1")
-# What users also write for a protocol: `all`, and the IANA numbers.
-PROTOCOL_ALIASES = {
-    "all": "-1",
-    "6": "tcp",
-    "17": "udp",
-    "1": "icmp",
-    "58": "ipv6-icmp",
-    "50": "esp",
-    "51": "ah",
-}
-PORTED = ("tcp", "udp")
-ICMP = ("icmp", "ipv6-icmp")
-
-Port = Annotated[int, Strict()]
-
-
-def protocol_value(value: str) -> str:
-    """A protocol as stored: lowercase, `all` as `-1`, an IANA number as its name."""
-    lowered = value.strip().lower()
-    lowered = PROTOCOL_ALIASES.get(lowered, lowered)
-    if lowered not in PROTOCOLS:
-        raise ValueError(f"must be one of {', '.join(PROTOCOLS)} (or all)")
-    return lowered
 
 
 class SecurityGroup(ResourceBase, table=True):
@@ -79,29 +57,6 @@ class SecurityGroup(ResourceBase, table=True):
     scope: str = Field(max_length=96)  # the VPC's id, or "owner:<name>" outside any VPC
     is_default: bool = False
     rule_count: int = 0
-
-
-class SecurityGroupRule(SQLModel, table=True):
-    """One rule of one group: a row of its own, so a group's rules are an index range."""
-
-    __tablename__ = "security_group_rules"
-    __table_args__ = (UniqueConstraint("group_id", "signature"),)
-    id: int | None = Field(default=None, primary_key=True)
-    rule_id: str = Field(unique=True, max_length=32)
-    group_id: str = Field(index=True, max_length=32)
-    direction: str = Field(max_length=8)
-    protocol: str = Field(max_length=16)
-    from_port: int | None = None
-    to_port: int | None = None
-    cidr_ipv4: str | None = Field(default=None, max_length=18)
-    cidr_ipv6: str | None = Field(default=None, max_length=43)
-    referenced_sg_id: str | None = Field(default=None, index=True, max_length=32)
-    description: str = ""
-    is_enabled: bool = True
-    # What makes two rules the same rule (everything but description and is_enabled).
-    signature: str = Field(max_length=160)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class SecurityGroupAttachment(SQLModel, table=True):
@@ -131,71 +86,7 @@ class GroupUpdate(CommonInput):
     pass
 
 
-class RuleBody(Body):
-    """A rule (SPEC B2.4). `cidr` is either family, read as cidr_ipv4 or cidr_ipv6."""
-
-    direction: str = "ingress"
-    protocol: str = "tcp"
-    from_port: Port | None = None
-    to_port: Port | None = None
-    cidr: str | None = None
-    cidr_ipv4: str | None = None
-    cidr_ipv6: str | None = None
-    referenced_sg_id: str | None = None
-    description: str = PydanticField(default="", max_length=255)
-    is_enabled: bool = True
-
-    @field_validator("direction")
-    @classmethod
-    def _direction(cls, value: str) -> str:
-        if value.lower() not in DIRECTIONS:
-            raise ValueError(f"must be one of {', '.join(DIRECTIONS)}")
-        return value.lower()
-
-    @field_validator("protocol")
-    @classmethod
-    def _protocol(cls, value: str) -> str:
-        return protocol_value(value)
-
-
-class IngressBody(Body):
-    """`authorize_ingress`: an ingress rule from a CIDR, 0.0.0.0/0 unless given."""
-
-    protocol: str = "tcp"
-    from_port: Port | None = None
-    to_port: Port | None = None
-    cidr: str = "0.0.0.0/0"
-    description: str = PydanticField(default="", max_length=255)
-
-    @field_validator("protocol")
-    @classmethod
-    def _protocol(cls, value: str) -> str:
-        return protocol_value(value)
-
-
-class RemoveRuleBody(Body):
-    rule_id: str
-
-
 # --- rendering --------------------------------------------------------------------------------
-
-
-def rule_public(rule: SecurityGroupRule) -> dict[str, Any]:
-    return {
-        "rule_id": rule.rule_id,
-        "security_group": rule.group_id,
-        "direction": rule.direction,
-        "protocol": rule.protocol,
-        "from_port": rule.from_port,
-        "to_port": rule.to_port,
-        "cidr_ipv4": rule.cidr_ipv4,
-        "cidr_ipv6": rule.cidr_ipv6,
-        "referenced_sg_id": rule.referenced_sg_id,
-        "description": rule.description,
-        "is_enabled": rule.is_enabled,
-        "created_at": rule.created_at,
-        "updated_at": rule.updated_at,
-    }
 
 
 def public(group: SecurityGroup) -> dict[str, Any]:
@@ -214,18 +105,6 @@ def detail(ctx: Ctx, group: SecurityGroup) -> dict[str, Any]:
         "rules": [rule_public(r) for r in rules_of(ctx, [group.sg_id])],
         "attachments": attachment_counts(ctx, group.sg_id),
     }
-
-
-def rules_of(ctx: Ctx, group_ids: list[str]) -> list[SecurityGroupRule]:
-    """The rules of some groups, oldest first, in one query."""
-    if not group_ids:
-        return []
-    query = (
-        select(SecurityGroupRule)
-        .where(col(SecurityGroupRule.group_id).in_(group_ids))
-        .order_by(col(SecurityGroupRule.created_at), col(SecurityGroupRule.id))
-    )
-    return list(ctx.session.exec(query).all())
 
 
 def attachment_counts(ctx: Ctx, group_id: str) -> dict[str, int]:
@@ -292,7 +171,7 @@ def create_group(ctx: Ctx, spec: GroupCreate) -> SecurityGroup:
     apply_common(group, spec, now=ctx.now)
     SECURITY_GROUPS.added(ctx, group)
     # As in AWS, a new group lets everything out and nothing in until rules say otherwise.
-    _insert_rule(ctx, group, _rule_row(group, "egress", "-1", cidr_ipv4="0.0.0.0/0"))
+    insert_rule(ctx, group, new_rule(group, "egress", "-1", cidr_ipv4="0.0.0.0/0"))
     ctx.audit_details.update(vpc_id=vpc_id)
     return group
 
@@ -315,8 +194,8 @@ def create_default(ctx: Ctx, *, vpc: Any) -> SecurityGroup:
         meta={},
     )
     SECURITY_GROUPS.added(ctx, group)
-    _insert_rule(ctx, group, _rule_row(group, "ingress", "-1", cidr_ipv4=str(vpc.cidr_block)))
-    _insert_rule(ctx, group, _rule_row(group, "egress", "-1", cidr_ipv4="0.0.0.0/0"))
+    insert_rule(ctx, group, new_rule(group, "ingress", "-1", cidr_ipv4=str(vpc.cidr_block)))
+    insert_rule(ctx, group, new_rule(group, "egress", "-1", cidr_ipv4="0.0.0.0/0"))
     return group
 
 
@@ -417,104 +296,6 @@ def remove_in_vpc(ctx: Ctx, vpc_id: str) -> int:
 # --- rules ------------------------------------------------------------------------------------
 
 
-def _network(value: str, field: str, version: int) -> str:
-    """A CIDR of one family, host bits cleared (as for a VPC); a 400 naming `field` otherwise."""
-    if "/" not in value:
-        raise field_error(field, f"{value!r} is not a CIDR (like 10.0.0.0/16)")
-    try:
-        network = ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        raise field_error(field, f"{value!r} is not a valid CIDR") from None
-    if network.version != version:
-        family = "IPv4" if version == 4 else "IPv6"
-        raise field_error(field, f"{value!r} is not an {family} CIDR")
-    return str(network)
-
-
-def _ports(protocol: str, from_port: int | None, to_port: int | None) -> tuple[int | None, ...]:
-    """The rule's port range (B4): tcp and udp need one within 0-65535; ICMP's are type and
-    code (-1 any); other protocols have none."""
-    if protocol in PORTED:
-        if from_port is None:
-            raise field_error("from_port", f"a port (or from_port) is required for {protocol}")
-        to = from_port if to_port is None else to_port
-        if not 0 <= from_port <= 65535:
-            raise field_error("from_port", "must be 0-65535")
-        if not 0 <= to <= 65535:
-            raise field_error("to_port", "must be 0-65535")
-        if from_port > to:
-            raise field_error("to_port", f"must be at least from_port ({from_port})")
-        return from_port, to
-    if protocol in ICMP:
-        for name, value in (("from_port", from_port), ("to_port", to_port)):
-            if value is not None and not -1 <= value <= 255:
-                raise field_error(name, f"an ICMP {'type' if name == 'from_port' else 'code'} "
-                                  "is -1 (any) to 255")  # fmt: skip
-        return from_port, to_port
-    for name, value in (("from_port", from_port), ("to_port", to_port)):
-        if value not in (None, -1):
-            shown = "all (-1)" if protocol == "-1" else protocol
-            raise field_error(name, f"ports do not apply to protocol {shown}")
-    return None, None
-
-
-def _rule_row(
-    group: SecurityGroup,
-    direction: str,
-    protocol: str,
-    *,
-    from_port: int | None = None,
-    to_port: int | None = None,
-    cidr_ipv4: str | None = None,
-    cidr_ipv6: str | None = None,
-    referenced_sg_id: str | None = None,
-    description: str = "",
-    is_enabled: bool = True,
-) -> SecurityGroupRule:
-    parts = (direction, protocol, from_port, to_port, cidr_ipv4, cidr_ipv6, referenced_sg_id)
-    return SecurityGroupRule(
-        rule_id=new_id("rule"),
-        group_id=group.sg_id,
-        direction=direction,
-        protocol=protocol,
-        from_port=from_port,
-        to_port=to_port,
-        cidr_ipv4=cidr_ipv4,
-        cidr_ipv6=cidr_ipv6,
-        referenced_sg_id=referenced_sg_id,
-        description=description,
-        is_enabled=is_enabled,
-        signature="|".join("" if p is None else str(p) for p in parts),
-    )
-
-
-def _insert_rule(ctx: Ctx, group: SecurityGroup, rule: SecurityGroupRule) -> SecurityGroupRule:
-    """Add a rule to a group locked by the caller: 409 for a duplicate, 429 past MAX_RULES."""
-    same = ctx.session.exec(
-        select(SecurityGroupRule.rule_id).where(
-            col(SecurityGroupRule.group_id) == group.sg_id,
-            col(SecurityGroupRule.signature) == rule.signature,
-        )
-    ).first()
-    if same is not None:
-        raise Conflict(
-            f"security group {group.sg_id} already has this rule ({same})",
-            details={"rule_id": same},
-        )
-    if group.rule_count >= MAX_RULES:
-        raise QuotaExceeded(
-            f"security group {group.sg_id} has {group.rule_count} rules, the most a group "
-            f"may have ({MAX_RULES}); remove one first",
-            details={"limit": MAX_RULES, "used": group.rule_count, "requested": 1},
-        )
-    rule.created_at = rule.updated_at = ctx.now
-    ctx.session.add(rule)
-    group.rule_count += 1
-    group.updated_at = ctx.now
-    ctx.session.add(group)
-    return rule
-
-
 def find_group(ctx: Ctx, ref: str, *, vpc_id: str | None, field: str) -> SecurityGroup:
     """A group the caller may see, by id or by name within `vpc_id` (outside any VPC: among the
     caller's), that lives in `vpc_id`; else a 400 naming `field`.
@@ -567,19 +348,19 @@ def add_rule(ctx: Ctx, group: SecurityGroup, body: RuleBody) -> dict[str, Any]:
     cidr_ipv4 = cidr_ipv6 = referenced = None
     if body.cidr:
         ipv6 = ":" in body.cidr
-        cidr = _network(body.cidr, "cidr", 6 if ipv6 else 4)
+        cidr = parse_network(body.cidr, "cidr", 6 if ipv6 else 4)
         cidr_ipv6, cidr_ipv4 = (cidr, None) if ipv6 else (None, cidr)
     elif body.cidr_ipv4:
-        cidr_ipv4 = _network(body.cidr_ipv4, "cidr_ipv4", 4)
+        cidr_ipv4 = parse_network(body.cidr_ipv4, "cidr_ipv4", 4)
     elif body.cidr_ipv6:
-        cidr_ipv6 = _network(body.cidr_ipv6, "cidr_ipv6", 6)
+        cidr_ipv6 = parse_network(body.cidr_ipv6, "cidr_ipv6", 6)
     else:
         assert body.referenced_sg_id
         referenced = find_group(
             ctx, body.referenced_sg_id, vpc_id=group.vpc_id, field="referenced_sg_id"
         ).sg_id
-    from_port, to_port = _ports(body.protocol, body.from_port, body.to_port)
-    rule = _rule_row(
+    from_port, to_port = port_range(body.protocol, body.from_port, body.to_port)
+    rule = new_rule(
         group,
         body.direction,
         body.protocol,
@@ -591,7 +372,7 @@ def add_rule(ctx: Ctx, group: SecurityGroup, body: RuleBody) -> dict[str, Any]:
         description=body.description,
         is_enabled=body.is_enabled,
     )
-    _insert_rule(ctx, group, rule)
+    insert_rule(ctx, group, rule)
     ctx.audit_details.update(rule_id=rule.rule_id, direction=rule.direction)
     return rule_public(rule)
 
