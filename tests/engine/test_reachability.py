@@ -268,3 +268,55 @@ def test_another_users_instances_are_not_found(engine: LocalEngine) -> None:
     stranger = engine.user().client
     found = stranger.get(REACH, params={"source": "web-1", "destination": "db-1", "port": "5432"})
     assert "source" in expect_error(found, 400, "VALIDATION_ERROR")["details"]
+
+
+def test_between_vpcs_only_public_addresses_and_cidr_rules_count(tour: Tour) -> None:
+    client = tour.client
+    other = post(client, "vpcs", name="api", cidr_block="10.9.0.0/16")["vpc_id"]
+    subnet = post(client, "subnets", vpc_id=other, name="api-a", cidr_block="10.9.1.0/24",
+                  map_public_ip_on_launch=True)["subnet_id"]  # fmt: skip
+    igw = post(client, "internet-gateways", vpc_id=other, name="igw-api")["ig_id"]
+    table = post(client, "route-tables", vpc_id=other, name="api-public")["route_table_id"]
+    act(client, "route-tables", table, "add_route", destination_cidr="0.0.0.0/0",
+        target_type="internet-gateway", target_id=igw)  # fmt: skip
+    act(client, "route-tables", table, "associate", subnet_id=subnet)
+    api = post(client, "security-groups", vpc_id=other, name="api")["sg_id"]
+    launch(client, "api-1", subnet_id=subnet, security_groups=[api])
+    # A rule for web-1's private address does not admit it from another VPC.
+    act(client, "security-groups", api, "add_rule", from_port=8080,
+        cidr=f"{tour.web_1['private_ip']}/32")  # fmt: skip
+    blocked = tour.ask("web-1", "api-1", 8080)
+    assert blocked["blocked_at"]["step"] == "security-group-ingress"
+    assert tour.web_1["public_ip"] in blocked["blocked_at"]["detail"]
+    act(client, "security-groups", api, "add_rule", from_port=8080,
+        cidr=f"{tour.web_1['public_ip']}/32")  # fmt: skip
+    answer = tour.ask("web-1", "api-1", 8080)
+    assert answer["reachable"] is True, answer
+    assert steps(answer) == [
+        ("security-group-egress", "allowed"),
+        ("route", "allowed"),
+        ("internet-gateway", "allowed"),
+        ("internet-gateway", "allowed"),
+        ("security-group-ingress", "allowed"),
+    ]
+    assert answer["hops"][3]["resource_id"] == igw
+    # db-1 goes out through the NAT gateway: api-1 sees the NAT gateway's address.
+    private = post(client, "route-tables", vpc_id=tour.vpc, name="private")["route_table_id"]
+    act(client, "route-tables", private, "add_route", destination_cidr="0.0.0.0/0",
+        target_type="nat-gateway", target_id=tour.nat)  # fmt: skip
+    act(client, "route-tables", private, "associate", subnet_id=tour.db_subnet)
+    nat_ip = expect(client.get(f"{SERVICES}/nat-gateways/{tour.nat}/"), 200)["public_ip"]
+    assert nat_ip in tour.ask("db-1", "api-1", 8080)["blocked_at"]["detail"]
+    act(client, "security-groups", api, "add_rule", from_port=8080, cidr=f"{nat_ip}/32")
+    assert tour.ask("db-1", "api-1", 8080)["reachable"] is True
+
+
+def test_a_disabled_rule_admits_nothing_and_an_instance_outside_a_vpc_is_no_end(
+    tour: Tour,
+) -> None:
+    act(tour.client, "security-groups", tour.web, "add_rule", from_port=8443,
+        cidr="0.0.0.0/0", is_enabled=False)  # fmt: skip
+    assert tour.ask("internet", "web-1", 8443)["blocked_at"]["step"] == "security-group-ingress"
+    launch(tour.client, "loose-1")
+    blocked = tour.ask("loose-1", "web-1", 443)["blocked_at"]
+    assert blocked["step"] == "instance" and "no subnet" in blocked["detail"]
