@@ -202,7 +202,7 @@ def create_instance(ctx: Ctx, spec: InstanceCreate) -> Instance:
         )
         instance.public_ip = _public_ip(ctx, instance_id)
     if spec.security_groups or instance.vpc_id:
-        instance.security_groups = _wear(ctx, instance, spec.security_groups)
+        instance.security_groups = _wear(ctx, instance, spec.security_groups, new=True)
     INSTANCES.begin(ctx, instance, "pending")
     INSTANCES.added(ctx, instance)
     ctx.audit_details.update(flavor=flavor.flavor_id, image=image.image_id)
@@ -218,7 +218,7 @@ def _public_ip(ctx: Ctx, instance_id: str) -> str | None:
         return None
 
 
-def _wear(ctx: Ctx, instance: Instance, refs: list[str]) -> list[str]:
+def _wear(ctx: Ctx, instance: Instance, refs: list[str], *, new: bool = False) -> list[str]:
     """Attach the security groups `refs` names (default: its VPC's default group)."""
     from engine.networking import security_groups
 
@@ -228,6 +228,7 @@ def _wear(ctx: Ctx, instance: Instance, refs: list[str]) -> list[str]:
         resource_id=instance.instance_id,
         vpc_id=instance.vpc_id,
         refs=refs,
+        new=new,
     )
 
 

@@ -441,9 +441,11 @@ def attach(
     vpc_id: str | None,
     refs: list[str],
     field: str = "security_groups",
+    new: bool = False,
 ) -> list[str]:
     """Make a resource wear the groups `refs` names (ids or names, all of `vpc_id`), in place
-    of any it wore; none named in a VPC means its default group. The group ids, in order."""
+    of any it wore (none, when it is `new`); none named in a VPC means its default group. The
+    group ids, in order."""
     if len(refs) > MAX_GROUPS_PER_RESOURCE:
         raise field_error(field, f"at most {MAX_GROUPS_PER_RESOURCE} security groups")
     if not refs and vpc_id is None:
@@ -460,7 +462,8 @@ def attach(
         assert vpc_id is not None
         default = default_group(ctx, vpc_id)
         groups = [default.sg_id] if default is not None else []
-    detach(ctx, resource_type=resource_type, resource_id=resource_id)
+    if not new:
+        detach(ctx, resource_type=resource_type, resource_id=resource_id)
     for group_id in groups:
         ctx.session.add(
             SecurityGroupAttachment(
