@@ -3,6 +3,10 @@ released, and a full subnet a clear error; instances launched into them."""
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+from pathlib import Path
+
 import pytest
 
 from tests.support.api import INSTANCES, expect, expect_error, instance, launch
@@ -197,3 +201,14 @@ def test_a_subnet_belongs_to_its_vpcs_owner_and_others_do_not_see_it(
     expect_error(bob.client.post(INSTANCES, json=body), 400, "VALIDATION_ERROR")
     filtered = expect(alice.client.get(SUBNETS, params={"vpc_id": mine["vpc_id"]}), 200)
     assert [s["subnet_id"] for s in filtered["results"]] == [web["subnet_id"]]
+
+
+def test_a_database_from_before_networking_gets_the_instance_indexes(tmp_path: Path) -> None:
+    from engine.db import Database
+
+    path = tmp_path / "atonix.db"
+    shutil.copy(Path(__file__).resolve().parents[1] / "fixtures" / "atonix-0.1.0.db", path)
+    Database(f"sqlite:///{path}").dispose()
+    with sqlite3.connect(path) as conn:
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list(instances)")}
+    assert {"ix_instances_vpc_id", "ix_instances_subnet_id"} <= indexes
