@@ -53,6 +53,9 @@ def test_the_networking_tour_from_the_issue(cli: Cli) -> None:
     db_1 = cli.json(*LAUNCH, "--name", "db-1", "--subnet", db["subnet_id"], "--wait")
     assert (db_1["private_ip"], db_1["public_ip"]) == ("10.1.2.4", None)
 
+    in_web = cli.json("instance", "list", "--subnet", "web-a")
+    assert [i["name"] for i in in_web] == ["web-1"]
+
     routes = _rows(cli.ok("route-table", "routes", "public").stdout)
     assert [r[1:] for r in routes] == [
         ["10.1.0.0/16", "local", "local", "active"],

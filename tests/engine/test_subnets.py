@@ -164,6 +164,10 @@ def test_a_launch_names_a_subnet_of_its_vpc_and_zone(engine: LocalEngine, vpc_id
     # By name, with its VPC by name too.
     placed = launch(engine.admin, "named", subnet_id="web-a", vpc_id="prod")
     assert (placed["subnet_id"], placed["private_ip"]) == (web["subnet_id"], "10.1.1.4")
+    launch(engine.admin, "elsewhere")
+    for name, value in (("subnet_id", web["subnet_id"]), ("vpc_id", vpc_id)):
+        found = expect(engine.admin.get(INSTANCES, params={name: value}), 200)["results"]
+        assert [i["name"] for i in found] == ["named"]
 
 
 def test_without_a_subnet_an_instance_keeps_the_default_network(engine: LocalEngine) -> None:
