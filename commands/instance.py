@@ -43,6 +43,9 @@ def list_instances(
         None, "--flavor", help="Only this flavor, by name (t3.micro) or id."
     ),
     availability_zone: str | None = Zone,
+    subnet_id: str | None = typer.Option(
+        None, *flag("subnet_id"), help="Only those in this subnet (id or name)."
+    ),
     search: str | None = typer.Option(None, "--search", help="Text in id, name or IPs."),
     ordering: str | None = typer.Option(
         None, *flag("ordering"), help="created_at, name or status; -x reverses."
@@ -58,6 +61,7 @@ def list_instances(
         status=status,
         flavor=flavor,
         availability_zone=availability_zone,
+        subnet_id=Resource("subnets").resolve(cli, subnet_id) if subnet_id else None,
         search=search,
         ordering=ordering,
     )

@@ -193,7 +193,9 @@ class Collection(ResourceKind):
                 query = query.where(col(other.model.status).in_(other.states.live))
             in_use = ctx.session.exec(query).one()
             if in_use:
-                forcible = " (or delete with force=true)" if dependent.forced else ""
+                forcible = (
+                    ", or force the delete (?force=true, --force)" if dependent.forced else ""
+                )
                 raise DependencyViolation(
                     f"{self.label} {public_id} is used by {in_use} {other.label}(s); "
                     f"{other.delete_action} them first{forcible}",

@@ -321,6 +321,8 @@ INSTANCES = Collection(
         "status": str,
         "flavor": flavors.flavor_id,
         "availability_zone": str,
+        "vpc_id": str,
+        "subnet_id": str,
     },
     search=("instance_id", "name", "private_ip", "public_ip"),
     ordering=("created_at", "name", "status"),

@@ -37,23 +37,26 @@ def find(ctx: Ctx, kind: ResourceKind, ref: str, *, field: str, for_write: bool 
     return found[0]
 
 
-def network(value: str, field: str, *, version: int = 4) -> ipaddress.IPv4Network:
+def network(value: str, field: str) -> ipaddress.IPv4Network:
     """An IPv4 network from CIDR text, host bits cleared (`10.0.0.1/16` is `10.0.0.0/16`)."""
-    try:
-        parsed = ipaddress.ip_network(value.strip(), strict=False)
-    except ValueError:
-        raise field_error(field, f"{value!r} is not a valid IPv{version} CIDR block") from None
-    if parsed.version != version or "/" not in value:
-        raise field_error(field, f"{value!r} is not a valid IPv{version} CIDR block")
-    assert isinstance(parsed, ipaddress.IPv4Network)
+    parsed = _parse(value, field, "IPv4")
+    if not isinstance(parsed, ipaddress.IPv4Network):
+        raise field_error(field, f"{value!r} is not a valid IPv4 CIDR block")
     return parsed
 
 
 def network_v6(value: str, field: str) -> ipaddress.IPv6Network:
-    try:
-        parsed = ipaddress.ip_network(value.strip(), strict=False)
-    except ValueError:
-        raise field_error(field, f"{value!r} is not a valid IPv6 CIDR block") from None
-    if not isinstance(parsed, ipaddress.IPv6Network) or "/" not in value:
+    parsed = _parse(value, field, "IPv6")
+    if not isinstance(parsed, ipaddress.IPv6Network):
         raise field_error(field, f"{value!r} is not a valid IPv6 CIDR block")
     return parsed
+
+
+def _parse(value: str, field: str, kind: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    # A bare address is not a block: "10.0.0.0" would otherwise be read as a /32.
+    if "/" not in value:
+        raise field_error(field, f"{value!r} is not a valid {kind} CIDR block (address/prefix)")
+    try:
+        return ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise field_error(field, f"{value!r} is not a valid {kind} CIDR block") from None

@@ -53,6 +53,9 @@ def test_the_networking_tour_from_the_issue(cli: Cli) -> None:
     db_1 = cli.json(*LAUNCH, "--name", "db-1", "--subnet", db["subnet_id"], "--wait")
     assert (db_1["private_ip"], db_1["public_ip"]) == ("10.1.2.4", None)
 
+    in_web = cli.json("instance", "list", "--subnet", "web-a")
+    assert [i["name"] for i in in_web] == ["web-1"]
+
     routes = _rows(cli.ok("route-table", "routes", "public").stdout)
     assert [r[1:] for r in routes] == [
         ["10.1.0.0/16", "local", "local", "active"],
@@ -148,3 +151,36 @@ def test_routes_go_blackhole_and_public_ips_follow_the_subnet(cli: Cli) -> None:
     renamed = cli.json("vpc", "update", "prod", "--name", "production")
     assert renamed["name"] == "production"
     assert cli.json("subnet", "list", "--vpc", "production")[0]["name"] == "web-a"
+
+
+def test_gateways_and_tables_are_shown_updated_and_deleted_by_name(cli: Cli) -> None:
+    cli.ok("vpc", "create", "--name", "prod", "--cidr", "10.1.0.0/16")
+    cli.ok("subnet", "create", "--vpc", "prod", "--name", "web-a", "--cidr", "10.1.1.0/24")
+    cli.ok("internet-gateway", "create", "--vpc", "prod", "--name", "igw")
+    assert cli.json("internet-gateway", "show", "igw")["status"] == "available"
+    assert cli.json("internet-gateway", "update", "igw", "--name", "edge")["name"] == "edge"
+    cli.ok("route-table", "create", "--vpc", "prod", "--name", "public")
+    cli.ok("route-table", "add-route", "public", "--destination", "0.0.0.0/0",
+           "--internet-gateway", "edge")  # fmt: skip
+    cli.ok("route-table", "associate", "public", "--subnet", "web-a")
+    assert cli.json("route-table", "update", "public", "--description", "out")["description"] == (
+        "out"
+    )
+    nat = cli.json("nat-gateway", "create", "--subnet", "web-a", "--name", "nat")
+    assert nat["status"] in ("creating", "available")
+    listed = _rows(cli.ok("nat-gateway", "list", "--vpc", "prod").stdout)
+    assert [row[1] for row in listed] == ["nat"]
+    subnet = cli.json("subnet", "update", "web-a", "--public-ips", "--description", "front")
+    assert (subnet["map_public_ip_on_launch"], subnet["description"]) == (True, "front")
+    deleted = cli.ok("nat-gateway", "delete", "nat", "--yes", "--wait")
+    assert deleted.stderr.startswith(f"Deleted nat gateway {nat['nat_gw_id']}")
+    assert cli.json("nat-gateway", "show", "nat")["status"] == "deleted"
+    cli.ok("route-table", "disassociate", "public", "--subnet", "web-a")
+    cli.ok("route-table", "delete", "public", "--yes")
+    cli.ok("internet-gateway", "delete", "edge", "--yes")
+    cli.ok("subnet", "delete", "web-a", "--yes")
+    cli.ok("vpc", "delete", "prod", "--yes")
+    assert cli.json("vpc", "list") == []
+    unasked = cli("vpc", "create", "--name", "x", "--cidr", "10.1.0.0/16")
+    assert unasked.exit_code == 0
+    expect_error(cli("vpc", "delete", "x"), ExitCode.USAGE, "pass --yes")

@@ -121,3 +121,31 @@ def test_a_nat_gateway_is_deleted_in_time_and_holds_its_subnet_until_then(
     manual.advance(3600)
     expect_error(manual.admin.get(item(NAT_GATEWAYS, nat["nat_gw_id"])), 404, "NOT_FOUND")
     expect(manual.admin.delete(item(SUBNETS, web["subnet_id"])), 204)
+
+
+def test_a_nat_gateway_without_a_public_ip_left_is_a_409(engine: LocalEngine) -> None:
+    from engine import ipam
+    from engine.clock import utcnow
+    from engine.context import Ctx, Principal
+    from engine.networking.nat_gateways import PUBLIC_NETWORK
+
+    made = vpc(engine.admin)
+    web = public_subnet(engine.admin, made["vpc_id"], "10.1.1.0/24")
+    system = Principal(
+        user_id=0, username="system", role="admin", scopes=("*",), credential="t", credential_id=""
+    )
+    with engine.db.session(write=True) as session:
+        ctx = Ctx(db=engine.db, session=session, principal=system, now=utcnow())
+        for n in range(ipam.capacity(PUBLIC_NETWORK)):
+            ipam.allocate(ctx, pool="public", network=PUBLIC_NETWORK, resource_id=f"eip-{n}")
+    refused = engine.admin.post(NAT_GATEWAYS, json={"name": "nat", "subnet_id": web["subnet_id"]})
+    assert (
+        "no free IP address left in 203.0.113.0/24"
+        in expect_error(refused, 409, "CONFLICT")["error"]
+    )
+    # Nothing of it stays: the subnet's address went back with the refused request.
+    assert (
+        expect(engine.admin.get(item(SUBNETS, web["subnet_id"])), 200)["available_ip_count"] == 251
+    )
+    given = {"name": "nat", "subnet_id": web["subnet_id"], "public_ip": "198.51.100.9"}
+    expect(engine.admin.post(NAT_GATEWAYS, json=given), 201)

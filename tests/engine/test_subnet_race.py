@@ -78,3 +78,53 @@ def test_four_processes_share_a_slash_28_without_a_duplicate(engine: LocalEngine
     assert shown["available_ip_count"] == 0
     live = expect(user.client.get(INSTANCES, params={"page_size": 100}), 200)
     assert live["count"] == 11
+
+
+def _at_once(engine: LocalEngine, requests: list[tuple[str, dict[str, Any]]]) -> list[int]:
+    """POST each (path, body) from a thread of its own, all let go together; the statuses."""
+    import threading
+
+    barrier = threading.Barrier(len(requests))
+    statuses: list[int] = []
+    auth = engine.admin.headers["Authorization"]
+
+    def post(path: str, body: dict[str, Any]) -> None:
+        client = engine.client(auth)
+        barrier.wait(timeout=30)
+        statuses.append(client.post(path, json=body).status_code)
+
+    threads = [threading.Thread(target=post, args=request) for request in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return sorted(statuses)
+
+
+def test_of_overlapping_subnets_created_at_once_one_is_made(engine: LocalEngine) -> None:
+    made = vpc(engine.admin)
+    cidrs = ["10.1.0.0/24", "10.1.0.0/25", "10.1.0.128/25", "10.1.0.0/23"]
+    requests = [
+        (SUBNETS, {"name": f"s{n}", "vpc_id": made["vpc_id"], "cidr_block": cidr})
+        for n, cidr in enumerate(cidrs)
+    ]
+    # 10.1.0.0/25 and 10.1.0.128/25 do not overlap each other: one or two get in, never more.
+    statuses = _at_once(engine, requests)
+    made_count = statuses.count(201)
+    assert set(statuses) <= {201, 409} and made_count in (1, 2), statuses
+    listed = expect(engine.admin.get(SUBNETS, params={"vpc_id": made["vpc_id"]}), 200)["results"]
+    networks = [ipaddress.IPv4Network(s["cidr_block"]) for s in listed]
+    assert len(networks) == made_count
+    assert not any(a.overlaps(b) for i, a in enumerate(networks) for b in networks[i + 1 :])
+
+
+def test_of_internet_gateways_created_at_once_for_one_vpc_one_is_made(
+    engine: LocalEngine,
+) -> None:
+    from tests.support.network import INTERNET_GATEWAYS
+
+    made = vpc(engine.admin)
+    requests = [
+        (INTERNET_GATEWAYS, {"name": f"igw-{n}", "vpc_id": made["vpc_id"]}) for n in range(4)
+    ]
+    assert _at_once(engine, requests) == [201, 409, 409, 409]

@@ -3,6 +3,10 @@ released, and a full subnet a clear error; instances launched into them."""
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+from pathlib import Path
+
 import pytest
 
 from tests.support.api import INSTANCES, expect, expect_error, instance, launch
@@ -160,6 +164,10 @@ def test_a_launch_names_a_subnet_of_its_vpc_and_zone(engine: LocalEngine, vpc_id
     # By name, with its VPC by name too.
     placed = launch(engine.admin, "named", subnet_id="web-a", vpc_id="prod")
     assert (placed["subnet_id"], placed["private_ip"]) == (web["subnet_id"], "10.1.1.4")
+    launch(engine.admin, "elsewhere")
+    for name, value in (("subnet_id", web["subnet_id"]), ("vpc_id", vpc_id)):
+        found = expect(engine.admin.get(INSTANCES, params={name: value}), 200)["results"]
+        assert [i["name"] for i in found] == ["named"]
 
 
 def test_without_a_subnet_an_instance_keeps_the_default_network(engine: LocalEngine) -> None:
@@ -197,3 +205,14 @@ def test_a_subnet_belongs_to_its_vpcs_owner_and_others_do_not_see_it(
     expect_error(bob.client.post(INSTANCES, json=body), 400, "VALIDATION_ERROR")
     filtered = expect(alice.client.get(SUBNETS, params={"vpc_id": mine["vpc_id"]}), 200)
     assert [s["subnet_id"] for s in filtered["results"]] == [web["subnet_id"]]
+
+
+def test_a_database_from_before_networking_gets_the_instance_indexes(tmp_path: Path) -> None:
+    from engine.db import Database
+
+    path = tmp_path / "atonix.db"
+    shutil.copy(Path(__file__).resolve().parents[1] / "fixtures" / "atonix-0.1.0.db", path)
+    Database(f"sqlite:///{path}").dispose()
+    with sqlite3.connect(path) as conn:
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list(instances)")}
+    assert {"ix_instances_vpc_id", "ix_instances_subnet_id"} <= indexes
