@@ -51,17 +51,18 @@ def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
 
 @app.command("list")
 def list_groups(
-    vpc_id: str | None = typer.Option(None, *flag("vpc_id"), help="Only this VPC's (its id)."),
+    vpc_id: str | None = typer.Option(None, *flag("vpc_id"), help="Only this VPC's (id or name)."),
     search: str | None = typer.Option(
         None, "--search", help="Text in the id, name or description."
     ),
 ) -> None:
     """List your security groups, newest first.
 
-    Example: atonix security-group list --vpc vpc-0123456789ab
+    Example: atonix security-group list --vpc prod
     """
     cli = current()
-    cli.render(GROUPS.list(cli, vpc_id=vpc_id, search=search), columns=COLUMNS)
+    vpc = Resource("vpcs").resolve(cli, vpc_id) if vpc_id else None
+    cli.render(GROUPS.list(cli, vpc_id=vpc, search=search), columns=COLUMNS)
 
 
 @app.command("show")

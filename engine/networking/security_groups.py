@@ -322,9 +322,11 @@ def find_group(ctx: Ctx, ref: str, *, vpc_id: str | None, field: str) -> Securit
             raise field_error(field, f"no security group {ref!r} {where}")
         group = found[0]
     if group.vpc_id != vpc_id:
-        where = group.vpc_id or "no VPC"
-        wanted = vpc_id or "no VPC"
-        raise field_error(field, f"security group {group.sg_id} is in {where}, not {wanted}")
+        if vpc_id is None:
+            why = f"is in {group.vpc_id}: only a resource in that VPC (a subnet of it) wears it"
+        else:
+            why = f"is in {group.vpc_id or 'no VPC'}, not {vpc_id}"
+        raise field_error(field, f"security group {group.sg_id} {why}")
     return group
 
 

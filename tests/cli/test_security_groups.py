@@ -196,9 +196,7 @@ def test_the_issues_tour_answers_reachability_with_exit_codes(cli: Cli) -> None:
 def test_the_default_group_and_vpc_groups_through_the_cli(cli: Cli) -> None:
     cli.ok("vpc", "create", "--name", "prod", "--cidr", "10.1.0.0/16")
     cli.ok("subnet", "create", "--vpc", "prod", "--name", "web-a", "--cidr", "10.1.1.0/24")
-    [default] = cli.json(
-        "security-group", "list", "--vpc", cli.json("vpc", "show", "prod")["vpc_id"]
-    )
+    [default] = cli.json("security-group", "list", "--vpc", "prod")
     assert (default["name"], default["is_default"], default["rule_count"]) == ("default", True, 2)
     expect_error(
         cli("security-group", "delete", default["sg_id"], "--yes"),
