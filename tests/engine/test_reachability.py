@@ -320,3 +320,19 @@ def test_a_disabled_rule_admits_nothing_and_an_instance_outside_a_vpc_is_no_end(
     launch(tour.client, "loose-1")
     blocked = tour.ask("loose-1", "web-1", 443)["blocked_at"]
     assert blocked["step"] == "instance" and "no subnet" in blocked["detail"]
+
+
+def test_a_nat_gateway_still_creating_blocks(manual: LocalEngine) -> None:
+    tour = build(manual.admin)
+    manual.advance(3)  # the first NAT gateway and the instances are up
+    second = post(tour.client, "nat-gateways", subnet_id=tour.web_subnet, name="nat-2")
+    assert second["status"] == "creating"
+    private = post(tour.client, "route-tables", vpc_id=tour.vpc, name="private")["route_table_id"]
+    act(tour.client, "route-tables", private, "add_route", destination_cidr="0.0.0.0/0",
+        target_type="nat-gateway", target_id=second["nat_gw_id"])  # fmt: skip
+    act(tour.client, "route-tables", private, "associate", subnet_id=tour.db_subnet)
+    blocked = tour.ask("db-1", "internet", 443)["blocked_at"]
+    assert (blocked["step"], blocked["resource_id"]) == ("nat-gateway", second["nat_gw_id"])
+    assert "creating" in blocked["detail"]
+    manual.advance(2)
+    assert tour.ask("db-1", "internet", 443)["reachable"] is True
