@@ -20,6 +20,15 @@ class Kind(NamedTuple):
 
 
 CATALOG: dict[str, Kind] = {
+    "encryption-keys": Kind(
+        name="encryption-keys",
+        label="encryption key",
+        id_prefix="key",
+        states=(),
+        transitions={},
+        final=(),
+        actions={"rotate": "Rotated", "disable": "Disabled", "enable": "Enabled"},
+    ),
     "flavors": Kind(
         name="flavors",
         label="flavor",
