@@ -201,6 +201,33 @@ def _create_master(path: Path) -> None:
         temp.unlink(missing_ok=True)
 
 
+# (database url, fingerprint) pairs this process has found to agree with the database's.
+_agreed: set[tuple[str, str]] = set()
+_MASTER_META = "master_key_fingerprint"
+
+
+def _check_master(session: Session, db: Database, fingerprint: str) -> None:
+    """Refuse to make key material under a master key other than the one the database's keys
+    were made under: servers sharing a database each with a master.key of their own (say, per
+    pod) would otherwise each seal what the others cannot open. The first key made records the
+    master key's fingerprint in `atonix_meta`."""
+    if (db.url, fingerprint) in _agreed:
+        return
+    from engine.db import Meta
+
+    row = session.get(Meta, _MASTER_META)
+    if row is None:
+        session.add(Meta(key=_MASTER_META, value=fingerprint))  # agreed once it has committed
+        return
+    if row.value != fingerprint:
+        raise InternalError(
+            f"this engine's master key (fingerprint {fingerprint}) is not the one this "
+            f"database's encryption keys were made under ({row.value}): give every server "
+            f"sharing the database the same {MASTER_ENV}"
+        )
+    _agreed.add((db.url, fingerprint))
+
+
 def _fingerprint(master: bytes) -> str:
     return hashlib.sha256(b"atonix-master-key\0" + master).hexdigest()[:16]
 
@@ -239,6 +266,7 @@ def _material_aad(key_id: str, version: int) -> bytes:
 
 def _add_material(ctx: Ctx, key: EncryptionKey, version: int) -> None:
     master = master_key(ctx.db)
+    _check_master(ctx.session, ctx.db, _fingerprint(master))
     nonce = os.urandom(_NONCE)
     material = _new_material(key.key_type, key.algorithm)
     sealed = _aead(master).encrypt(nonce, material, _material_aad(key.key_id, version))

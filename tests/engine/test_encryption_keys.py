@@ -286,6 +286,23 @@ def test_master_key_from_the_environment(
         encryption_keys.new_data_key(ctx, key_id=key_id)
 
 
+def test_servers_sharing_a_database_must_share_the_master_key(
+    engine: LocalEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = engine.user()
+    monkeypatch.setenv(encryption_keys.MASTER_ENV, base64.b64encode(b"a" * 32).decode())
+    _create(alice.client, "first")
+    _create(alice.client, "second")
+    # Another server on the same database with a master key of its own makes nothing.
+    monkeypatch.setenv(encryption_keys.MASTER_ENV, base64.b64encode(b"b" * 32).decode())
+    error = expect_error(alice.client.post(KEYS, json={"name": "third"}), 500, "INTERNAL_ERROR")
+    assert "same ATONIX_MASTER_KEY" in error["error"]
+    with pytest.raises(InternalError, match="same ATONIX_MASTER_KEY"), unit_of_work(engine) as ctx:
+        encryption_keys.bucket_key(ctx, bucket_id="bkt-1", owner=alice.username)
+    monkeypatch.setenv(encryption_keys.MASTER_ENV, base64.b64encode(b"a" * 32).decode())
+    _create(alice.client, "third")
+
+
 def test_concurrent_processes_agree_on_one_master_key(tmp_path: Path) -> None:
     probe = (
         "import sys; from pathlib import Path; from engine.storage import encryption_keys as k\n"
