@@ -89,7 +89,14 @@ class SealingWriter:
         self._index = 0
         self._closed = False
         self.plain_bytes = 0
-        raw_file.write(self._header)
+        self._write(self._header)
+
+    def _write(self, data: bytes) -> None:
+        # An unbuffered file may take less than it was given: write until all of it is out.
+        view = memoryview(data)
+        while view:
+            written = self._raw.write(view)
+            view = view[len(view) if written is None else written :]
 
     def _seal(self, chunk: bytes | bytearray | memoryview, last: bool) -> None:
         if self._index >= _MAX_CHUNKS:
@@ -97,7 +104,7 @@ class SealingWriter:
         sealed = self._aead.encrypt(
             _nonce(self._prefix, self._index), chunk, _aad(self._header, self._index, last)
         )
-        self._raw.write(sealed)
+        self._write(sealed)
         self._index += 1
 
     def write(self, plain: bytes | bytearray | memoryview) -> int:
