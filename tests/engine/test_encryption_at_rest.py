@@ -155,7 +155,8 @@ def test_rotation_keeps_old_versions_readable(engine: LocalEngine) -> None:
         expect(put, 200)
         versions.append(put.headers["x-atonix-version-id"])
         expect(alice.client.post(key(key_id, "rotate")), 200)
-    assert expect(alice.client.get(key(key_id)), 200)["rotation_count"] == 3
+    shown = expect(alice.client.get(key(key_id)), 200)
+    assert (shown["rotation_count"], shown["encryption_operations_count"]) == (3, 3)
     for n, version_id in enumerate(versions):
         got = alice.client.get(data("rotating", "doc"), params={"version_id": version_id})
         assert got.status_code == 200 and got.content == f"version {n}".encode() * 1000
