@@ -133,6 +133,11 @@ def test_a_disabled_key_fails_reads_and_writes_naming_it_until_enabled(
         assert key_id in error["error"] and f"bucket-{made['bucket_id']}" in error["error"]
         assert "disabled" in error["error"]
         assert error["details"] == {"key_id": key_id, "key_state": "disabled"}
+    # What needs no key still answers: HEAD and the listing.
+    head = alice.client.head(data("guarded", "doc"))
+    assert head.status_code == 200 and int(head.headers["content-length"]) == len(b"version one")
+    listed = expect(alice.client.get(f"{BUCKETS}{made['bucket_id']}/objects/"), 200)
+    assert [o["object_key"] for o in listed["results"]] == ["doc"]
     # Nothing was stored by the refused writes: one version of one object, the totals as before.
     rows = object_rows(engine)
     assert [(r.object_key, r.size_bytes) for r in rows] == [("doc", len(b"version one"))]
