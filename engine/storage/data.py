@@ -59,15 +59,13 @@ PUBLIC_ACLS = ("public-read", "public-read-write")
 
 def object_key(request: Request) -> str:
     """The key: the rest of the path, percent-decoded once. A WSGI server hands the path over
-    as latin-1 characters of its bytes (PEP 3333), decoded here as UTF-8; a caller that already
-    decoded it (characters past latin-1) is taken as it is."""
+    as latin-1 characters of its bytes (PEP 3333), decoded here as UTF-8; a path that is not
+    such a spelling (httpx's WSGITransport decodes as UTF-8 itself) is taken as it is."""
     raw = request.params["key"]
     try:
         key = raw.encode("latin-1").decode("utf-8")
-    except UnicodeEncodeError:
+    except (UnicodeEncodeError, UnicodeDecodeError):
         key = raw
-    except UnicodeDecodeError:
-        raise field_error("key", "must be UTF-8") from None
     return objects.check_key(key)
 
 
@@ -356,7 +354,7 @@ def _check_checksums(request: Request, upload: _Upload) -> None:
 
 def _over_limit(bucket: Bucket, adding: int) -> QuotaExceeded:
     return QuotaExceeded(
-        f"bucket {bucket.bucket_name} would pass its {BUCKET_LIMIT_BYTES // GIB} GB limit; "
+        f"bucket {bucket.bucket_name} would pass its {BUCKET_LIMIT_BYTES / GIB:g} GB limit; "
         "nothing was stored",
         details={
             "resource_type": "bucket_bytes",
@@ -384,7 +382,10 @@ def put_object(request: Request) -> Response:
         bucket = _writable_bucket(ctx, request, key, "PUT")
         buckets.require_active(bucket)
         if declared is not None and bucket.total_size_bytes + declared > BUCKET_LIMIT_BYTES:
-            raise _over_limit(bucket, declared)
+            current = None if bucket.versioning_enabled else objects.latest(ctx, bucket, key)
+            freed = current.size_bytes if current is not None else 0
+            if bucket.total_size_bytes - freed + declared > BUCKET_LIMIT_BYTES:
+                raise _over_limit(bucket, declared)
     store, first = blobs.store(ctx.db)
     if first or store.sweep_due():
         sweep(ctx.db)
