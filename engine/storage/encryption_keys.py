@@ -16,7 +16,19 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field as PydanticField
 from pydantic import field_validator
-from sqlalchemy import Index, LargeBinary, UniqueConstraint, delete, event, func, or_, update
+from sqlalchemy import (
+    Index,
+    LargeBinary,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    delete,
+    event,
+    func,
+    or_,
+    update,
+)
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
 
@@ -281,31 +293,28 @@ def _add_material(ctx: Ctx, key: EncryptionKey, version: int) -> None:
     )
 
 
-def _material(session: Session, db: Database, key: EncryptionKey, version: int) -> bytes:
+def _open_material(db: Database, key_id: str, version: int, row: Any) -> bytes:
+    """The material of one version of a key, from its row's `wrapped` and `master` columns."""
     from cryptography.exceptions import InvalidTag
 
-    row = session.exec(
-        select(EncryptionKeyMaterial)
-        .where(col(EncryptionKeyMaterial.key_id) == key.key_id)
-        .where(col(EncryptionKeyMaterial.version) == version)
-    ).first()
-    if row is None:
-        raise InternalError(f"encryption key {key.key_id} has no material version {version}")
+    if row is None or row.wrapped is None:
+        raise InternalError(f"encryption key {key_id} has no material version {version}")
     master = master_key(db)
+    wrapped = bytes(row.wrapped)
     try:
         return bytes(
             _aead(master).decrypt(
-                row.wrapped[:_NONCE], row.wrapped[_NONCE:], _material_aad(key.key_id, version)
+                wrapped[:_NONCE], wrapped[_NONCE:], _material_aad(key_id, version)
             )
         )
     except InvalidTag:
         if row.master != _fingerprint(master):
             raise InternalError(
-                f"encryption key {key.key_id} was made under another master key (fingerprint "
+                f"encryption key {key_id} was made under another master key (fingerprint "
                 f"{row.master}) than this engine's ({_fingerprint(master)}): start the engine "
                 f"with the master key it was made with ({MASTER_ENV} or {MASTER_FILE})"
             ) from None
-        raise InternalError(f"the material of encryption key {key.key_id} is damaged") from None
+        raise InternalError(f"the material of encryption key {key_id} is damaged") from None
 
 
 # --- the collection's service functions ---------------------------------------------------------
@@ -541,7 +550,9 @@ def _find(ctx: Ctx, owner: str, ref: str, *, by_name_only: bool = False) -> Encr
     return found[0] if found else None
 
 
-def _check_usable(key: EncryptionKey) -> None:
+def _check_usable(key: Any) -> None:
+    """409 INVALID_STATE naming a key (a row or a model: `key_id`, `name`, `key_state`) that
+    is not enabled."""
     if key.key_state != "enabled":
         label = f"{key.key_id} ({key.name})" if key.name != key.key_id else key.key_id
         raise InvalidState(
@@ -551,11 +562,57 @@ def _check_usable(key: EncryptionKey) -> None:
         )
 
 
-def _by_id(ctx: Ctx, key_id: str) -> EncryptionKey:
-    key = ctx.session.exec(select(EncryptionKey).where(col(EncryptionKey.key_id) == key_id)).first()
-    if key is None:
+_keys = EncryptionKey.__table__  # type: ignore[attr-defined]
+_material_rows = EncryptionKeyMaterial.__table__  # type: ignore[attr-defined]
+_KEY_COLUMNS = (
+    _keys.c.key_id,
+    _keys.c.name,
+    _keys.c.key_state,
+    _keys.c.key_type,
+    _keys.c.rotation_enabled,
+    _keys.c.next_rotation_at,
+    _keys.c.current_version,
+    _material_rows.c.wrapped,
+    _material_rows.c.master,
+)
+# A key with one version of its material, in one query (every object read and write makes one):
+# its current version, or the version a wrapped data key names.
+_WITH_CURRENT = (
+    sa_select(*_KEY_COLUMNS)
+    .select_from(
+        _keys.outerjoin(
+            _material_rows,
+            and_(
+                _material_rows.c.key_id == _keys.c.key_id,
+                _material_rows.c.version == _keys.c.current_version,
+            ),
+        )
+    )
+    .where(_keys.c.key_id == bindparam("key_id"))
+)
+_WITH_VERSION = (
+    sa_select(*_KEY_COLUMNS)
+    .select_from(
+        _keys.outerjoin(
+            _material_rows,
+            and_(
+                _material_rows.c.key_id == _keys.c.key_id,
+                _material_rows.c.version == bindparam("version"),
+            ),
+        )
+    )
+    .where(_keys.c.key_id == bindparam("key_id"))
+)
+
+
+def _lookup(ctx: Ctx, key_id: str, version: int | None = None) -> Any:
+    if version is None:
+        row = ctx.session.execute(_WITH_CURRENT, {"key_id": key_id}).first()
+    else:
+        row = ctx.session.execute(_WITH_VERSION, {"key_id": key_id, "version": version}).first()
+    if row is None:
         raise NotFound(f"encryption key {key_id} not found", details={"id": key_id})
-    return key
+    return row
 
 
 def new_data_key(ctx: Ctx, *, key_id: str) -> tuple[bytes, bytes]:
@@ -563,16 +620,22 @@ def new_data_key(ctx: Ctx, *, key_id: str) -> tuple[bytes, bytes]:
     material (store the wrapped one with the version). 409 INVALID_STATE naming a disabled key.
 
     A key whose rotation is due is rotated first (automatic rotation happens on use)."""
-    key = _by_id(ctx, key_id)
+    key = _lookup(ctx, key_id)
     _check_usable(key)
     if key.key_type != "symmetric":
         raise field_error("kms_key_id", f"encryption key {key_id} is {key.key_type}")
     if key.rotation_enabled and key.next_rotation_at and key.next_rotation_at <= ctx.now:
-        _rotate(ctx, key)
-    material = _material(ctx.session, ctx.db, key, key.current_version)
+        model = ctx.session.exec(
+            select(EncryptionKey).where(col(EncryptionKey.key_id) == key_id).with_for_update()
+        ).one()
+        _rotate(ctx, model)
+        ctx.session.flush()
+        key = _lookup(ctx, key_id)
+    version = key.current_version
+    material = _open_material(ctx.db, key_id, version, key)
     data_key = os.urandom(DATA_KEY_BYTES)
     nonce = os.urandom(_NONCE)
-    header = struct.pack(">BI", _WRAP_FORMAT, key.current_version)
+    header = struct.pack(">BI", _WRAP_FORMAT, version)
     sealed = _aead(material).encrypt(nonce, data_key, _data_key_aad(key_id, header))
     _count_operation(ctx.session, key_id)
     return data_key, header + nonce + sealed
@@ -583,14 +646,15 @@ def unwrap_data_key(ctx: Ctx, *, key_id: str, wrapped: bytes) -> bytes:
     409 INVALID_STATE naming a disabled key; 500 INTERNAL_ERROR if the wrapped key is damaged."""
     from cryptography.exceptions import InvalidTag
 
-    key = _by_id(ctx, key_id)
-    _check_usable(key)
     wrapped = bytes(wrapped)
     if len(wrapped) != _WRAPPED_BYTES or wrapped[0] != _WRAP_FORMAT:
+        _check_usable(_lookup(ctx, key_id))  # a disabled key is still the clearer error
         raise InternalError(f"a data key wrapped by {key_id} is damaged (bad length or format)")
     header = wrapped[:5]
     (version,) = struct.unpack(">I", header[1:])
-    material = _material(ctx.session, ctx.db, key, version)
+    key = _lookup(ctx, key_id, version)
+    _check_usable(key)
+    material = _open_material(ctx.db, key_id, version, key)
     try:
         return bytes(
             _aead(material).decrypt(
