@@ -230,3 +230,54 @@ def test_empty_and_tiny_objects(engine: LocalEngine, size: int) -> None:
     expect(alice.client.put(data("tiny", "t"), content=b"z" * size), 200)
     got = alice.client.get(data("tiny", "t"))
     assert got.status_code == 200 and got.content == b"z" * size
+
+
+# --- a real server: the master key from a secret, or the data dir's file shared by workers ----
+
+
+def _server_client(server: Any) -> httpx.Client:
+    headers = {"Authorization": f"Token {server.admin_api_key}"}
+    return httpx.Client(base_url=server.url, headers=headers, timeout=30)
+
+
+def test_a_server_takes_its_master_key_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.storage.encryption_keys import MASTER_ENV, MASTER_FILE
+    from tests.support.server import start_server
+
+    monkeypatch.setenv(MASTER_ENV, base64.b64encode(b"s" * 32).decode())
+    body = payload(300_000)
+    with start_server(tmp_path) as server, _server_client(server) as client:
+        make_bucket(client, "from-secret")
+        expect(client.put(data("from-secret", "doc"), content=body), 200)
+        assert client.get(data("from-secret", "doc")).content == body
+    assert not (tmp_path / "data" / MASTER_FILE).exists()
+    assert disk_holds(tmp_path / "data", MARKER) == []
+    # Restarted with the same secret: readable; with another: a clear refusal, never bytes.
+    with start_server(tmp_path) as server, _server_client(server) as client:
+        assert client.get(data("from-secret", "doc")).content == body
+    monkeypatch.setenv(MASTER_ENV, base64.b64encode(b"t" * 32).decode())
+    with start_server(tmp_path) as server, _server_client(server) as client:
+        error = expect_error(client.get(data("from-secret", "doc")), 500, "INTERNAL_ERROR")
+        assert "another master key" in error["error"]
+        error = expect_error(client.post(KEYS, json={"name": "new"}), 500, "INTERNAL_ERROR")
+        assert f"the same {MASTER_ENV}" in error["error"]
+
+
+def test_a_servers_workers_share_the_data_dirs_master_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.storage.encryption_keys import MASTER_ENV, MASTER_FILE
+    from tests.support.server import start_server
+
+    monkeypatch.delenv(MASTER_ENV, raising=False)
+    bodies = {f"k{n}": os.urandom(1000 + n) for n in range(12)}
+    with start_server(tmp_path, workers=2) as server, _server_client(server) as client:
+        make_bucket(client, "two-workers")
+        for name, body in bodies.items():
+            expect(client.put(data("two-workers", name), content=body), 200)
+        for name, body in bodies.items():
+            assert client.get(data("two-workers", name)).content == body
+    master = tmp_path / "data" / MASTER_FILE
+    assert master.exists() and oct(master.stat().st_mode & 0o777) == "0o600"
