@@ -15,10 +15,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "is_public": ("--public/--private",),
     "resource_type": ("--type",),
     "resource_id": ("--resource",),
-    "versioning_enabled": ("--versioning",),
-    "encryption_enabled": ("--encryption",),
-    "log_target_bucket": ("--target-bucket",),
-    "log_prefix": ("--prefix",),
 }
 
 
