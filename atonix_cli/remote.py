@@ -118,7 +118,7 @@ class HttpStream:
 
     def chunks(self) -> Iterator[bytes]:
         try:
-            yield from self._reply.iter_raw(CHUNK)
+            yield from self._reply.iter_raw()
         except (httpx.TransportError, httpx.StreamError) as exc:
             raise CliError(
                 f"the connection to {self._endpoint} broke mid-transfer: {_reason(exc)}",

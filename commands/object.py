@@ -66,19 +66,32 @@ def list_objects(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Every object under `prefix` (and the common prefixes a delimiter folds), fetched a page
     at a time by the cursor each page hands back, so no page costs more than the first."""
-    path = BUCKETS.item(_bucket_id(cli, bucket), "objects")
-    params: dict[str, Any] = {"prefix": prefix or None, "delimiter": delimiter or None}
-    params["page_size"] = 1000
-    objects: list[dict[str, Any]] = []
     prefixes: list[str] = []
+    objects = list_pages(
+        cli,
+        BUCKETS.item(_bucket_id(cli, bucket), "objects"),
+        prefixes,
+        prefix=prefix or None,
+        delimiter=delimiter or None,
+    )
+    return objects, prefixes
+
+
+def list_pages(
+    cli: Application, path: str, prefixes: list[str] | None = None, **params: Any
+) -> list[dict[str, Any]]:
+    """Every item of a cursor listing, page after page; folded prefixes added to `prefixes`."""
+    query: dict[str, Any] = {**params, "page_size": 1000}
+    items: list[dict[str, Any]] = []
     while True:
-        page = cli.client.get(path, **params)
-        objects.extend(page["results"])
-        prefixes.extend(page.get("common_prefixes") or [])
+        page = cli.client.get(path, **query)
+        items.extend(page["results"])
+        if prefixes is not None:
+            prefixes.extend(page.get("common_prefixes") or [])
         following = _next_params(page)
         if following is None:
-            return objects, prefixes
-        params = following
+            return items
+        query = following
 
 
 def _next_params(page: dict[str, Any]) -> dict[str, Any] | None:
@@ -295,15 +308,12 @@ def versions(
     bucket: str = Bucket,
     key: str | None = typer.Argument(None, metavar="[KEY]", help="One key (default: all)."),
 ) -> None:
-    """List the versions (and delete markers) of a key, newest first.
+    """List the versions (and delete markers) of a key, or of every key, newest first.
 
     Example: atonix object versions photos 2026/cat.jpg
     """
     cli = current()
-    filters: dict[str, Any] = {"bucket": _bucket_id(cli, bucket), "ordering": "-last_modified"}
-    if key is not None:
-        filters["object_key"] = key
-    cli.render(OBJECTS.list(cli, **filters), columns=VERSION_COLUMNS)
+    cli.render(list_pages(cli, BUCKETS.item(_bucket_id(cli, bucket), "versions"), key=key))
 
 
 # --- copy and sync --------------------------------------------------------------------------
