@@ -137,10 +137,17 @@ class LocalStream:
 
     def copy_to(self, out: BinaryIO, progress: Callable[[int], None] | None = None) -> int:
         body = self._body
-        if isinstance(body, FileWrapper) and not self._first:
-            copied = body.copy_to(out, self.headers.get("content-length"), progress)
-            if copied is not None:
-                return copied
+        if not self._first:
+            if isinstance(body, FileWrapper):
+                copied = body.copy_to(out, self.headers.get("content-length"), progress)
+                if copied is not None:
+                    return copied
+            # The engine's own file answer: bytes [start, start + length) of `file`.
+            elif all(hasattr(body, name) for name in ("file", "start", "length")):
+                file, start, length = body.file, body.start, body.length  # type: ignore[attr-defined]
+                copied = kernel_copy(file, out, start, length, progress)
+                if copied is not None:
+                    return copied
         return copy_chunks(self.chunks(), out, progress)
 
     def read(self) -> bytes:
@@ -166,34 +173,45 @@ class FileWrapper:
     def copy_to(
         self, out: BinaryIO, length: str | None, progress: Callable[[int], None] | None
     ) -> int | None:
-        """Copy `length` bytes file to file in the kernel; None when either is no plain file."""
+        """Copy `length` bytes from where the file stands, in the kernel (None: not possible)."""
+        if length is None or not length.isdigit():
+            return None
         try:
-            src, dst = self.filelike.fileno(), out.fileno()
-        except (AttributeError, OSError, io.UnsupportedOperation):
+            start = self.filelike.tell()
+        except (AttributeError, OSError):
             return None
-        if length is None:
-            return None
-        remaining = int(length)
-        offset = self.filelike.tell()
-        out.flush()
-        copied = 0
-        while remaining > 0:
-            step = min(remaining, 64 * CHUNK)
-            try:
-                n = os.copy_file_range(src, dst, step, offset + copied)
-            except OSError:
-                n = os.sendfile(dst, src, offset + copied, step)
-            if n == 0:
-                break  # the file is shorter than it said: the caller sees the count
-            copied += n
-            remaining -= n
-            if progress:
-                progress(n)
-        self.filelike.seek(offset + copied)
+        copied = kernel_copy(self.filelike, out, start, int(length), progress)
+        if copied is not None:
+            self.filelike.seek(start + copied)
         return copied
 
     def close(self) -> None:
         self.filelike.close()
+
+
+def kernel_copy(
+    source: Any, out: BinaryIO, start: int, length: int, progress: Callable[[int], None] | None
+) -> int | None:
+    """Copy bytes [start, start + length) of `source` to `out` file to file in the kernel
+    (copy_file_range, else sendfile); None when either is not a plain file."""
+    try:
+        src, dst = source.fileno(), out.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+    out.flush()
+    copied = 0
+    while copied < length:
+        step = min(length - copied, 64 * CHUNK)
+        try:
+            n = os.copy_file_range(src, dst, step, start + copied)
+        except OSError:
+            n = os.sendfile(dst, src, start + copied, step)
+        if n == 0:
+            break  # the file is shorter than it said: the caller sees the count
+        copied += n
+        if progress:
+            progress(n)
+    return copied
 
 
 class _Bounded:
