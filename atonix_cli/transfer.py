@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import mimetypes
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -47,35 +48,45 @@ def open_source(
     path: str, *, checksum: bool, progress: Callable[[int], None] | None = None
 ) -> Iterator[Source]:
     """An upload's bytes: a file as it is (hashed first, as its header precedes the body), or
-    stdin (`-`) spooled to a temporary file while hashing, since its length and SHA-256 must be
-    known before the first byte is sent."""
+    stdin (`-`) and any other pipe spooled to a temporary file (in $TMPDIR) while hashing,
+    since the length and SHA-256 must be known before the first byte is sent."""
     if path == "-":
-        stdin = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else None
+        stdin = getattr(sys.stdin, "buffer", None)
         if stdin is None:
             raise CliError("stdin is not readable as bytes", ExitCode.USAGE)
-        with tempfile.TemporaryFile(prefix="atonix-upload-") as spool:
-            digest = hashlib.sha256()
-            length = 0
-            while chunk := stdin.read(CHUNK):
-                digest.update(chunk)
-                spool.write(chunk)
-                length += len(chunk)
-            spool.seek(0)
-            yield Source(spool, length, digest.hexdigest() if checksum else None)
+        with _spooled(stdin, checksum) as source:
+            yield source
         return
     try:
         handle = open(path, "rb")  # noqa: SIM115 (closed below, after the caller's upload)
     except IsADirectoryError:
-        raise CliError(
-            f"{path} is a directory (use `atonix object sync`)", ExitCode.USAGE
-        ) from None
+        message = f"{path} is a directory (see `atonix object sync`)"
+        raise CliError(message, ExitCode.USAGE) from None
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror}", ExitCode.USAGE) from None
     with handle:
-        length = os.fstat(handle.fileno()).st_size
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            with _spooled(handle, checksum) as source:
+                yield source
+            return
         sha256 = file_digest(handle, "sha256", progress) if checksum else None
         handle.seek(0)
-        yield Source(handle, length, sha256)
+        yield Source(handle, info.st_size, sha256)
+
+
+@contextlib.contextmanager
+def _spooled(stream: BinaryIO, checksum: bool) -> Iterator[Source]:
+    with tempfile.TemporaryFile(prefix="atonix-upload-") as spool:
+        digest = hashlib.sha256()
+        length = 0
+        while chunk := stream.read(CHUNK):
+            if checksum:
+                digest.update(chunk)
+            spool.write(chunk)
+            length += len(chunk)
+        spool.seek(0)
+        yield Source(spool, length, digest.hexdigest() if checksum else None)
 
 
 def file_digest(
