@@ -105,17 +105,15 @@ def _next_params(page: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _object_id(cli: Application, bucket: str, key: str, version_id: str | None) -> str:
-    """The s3-objects id of a key's latest version (or of the version given)."""
-    filters: dict[str, Any] = {"bucket": _bucket_id(cli, bucket), "object_key": key}
-    if version_id:
-        filters["version_id"] = version_id
-    else:
-        filters["is_latest"] = True
-    found = [o for o in OBJECTS.list(cli, **filters) if not o.get("is_delete_marker")]
-    if not found:
-        which = f" version {version_id}" if version_id else ""
-        raise CliError(f"no object {key!r}{which} in bucket {bucket}", ExitCode.NOT_FOUND)
-    return str(found[0]["object_id"])
+    """The s3-objects id of a key's latest version (or of the version given), from its HEAD."""
+    response = cli.client.transfer(
+        "HEAD", transfer.data_path(bucket, key), params={"version_id": version_id}
+    )
+    response.close()
+    object_id = response.headers.get("x-atonix-object-id")
+    if not object_id:
+        raise CliError(f"the endpoint did not name the object {key!r}", ExitCode.UNEXPECTED)
+    return object_id
 
 
 def _put(
@@ -313,7 +311,8 @@ def versions(
     Example: atonix object versions photos 2026/cat.jpg
     """
     cli = current()
-    cli.render(list_pages(cli, BUCKETS.item(_bucket_id(cli, bucket), "versions"), key=key))
+    found = list_pages(cli, BUCKETS.item(_bucket_id(cli, bucket), "versions"), key=key)
+    cli.render(found, columns=VERSION_COLUMNS)
 
 
 # --- copy and sync --------------------------------------------------------------------------
@@ -509,8 +508,9 @@ def sync(
         step.setdefault("remote", dst is not None)
         if not dry_run:
             _apply(cli, step, bucket, checksum=checksum)
-    done = "would be done" if dry_run else "done"
-    cli.info(f"{len(plan)} change(s) {done}; {len(objects) if dst else len(files)} compared")
+    compared = len(files) if dst is not None else len(objects)
+    done = "would be made" if dry_run else "made"
+    cli.info(f"{compared} compared, {len(plan)} change(s) {done}")
     cli.render(plan, columns=PLAN_COLUMNS)
 
 
@@ -550,15 +550,14 @@ def presign(
     if method not in ("GET", "PUT"):
         raise typer.BadParameter("GET or PUT", param_hint="--method")
     seconds = _duration(expires)
-    answer = cli.client.call(
-        "POST",
-        transfer.data_path(bucket, key),
-        params={"presign": True},
-        json_body={"method": method, "expires_in": seconds},
+    answer = cli.client.post(
+        BUCKETS.item(_bucket_id(cli, bucket), "presign"),
+        {"key": key, "method": method, "expires_in": seconds},
     )
-    url = answer.get("url", "")
-    if url.startswith("/"):
-        url = (cli.settings.endpoint or "").rstrip("/") + url
+    # The endpoint this CLI reached, as the server may not know its public name; embedded,
+    # the path, which `atonix engine serve` on the same data directory answers.
+    endpoint = cli.settings.endpoint
+    url = f"{endpoint.rstrip('/')}{answer['path']}" if endpoint else answer["path"]
     if cli.output_format() in ("table", "text") and not cli.options.query:
         typer.echo(url)
     else:

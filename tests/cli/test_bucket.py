@@ -48,7 +48,7 @@ def test_create_list_show_update(cli: Cli) -> None:
 def test_names_are_checked_and_unique(cli: Cli) -> None:
     make(cli, "photos")
     expect_error(cli("bucket", "create", "photos"), ExitCode.CONFLICT, "CONFLICT")
-    expect_error(cli("bucket", "create", "-bad-"), ExitCode.USAGE, "VALIDATION_ERROR")
+    expect_error(cli("bucket", "create", "bad-"), ExitCode.USAGE, "VALIDATION_ERROR")
     expect_error(cli("bucket", "create", "a..b"), ExitCode.USAGE, "VALIDATION_ERROR")
     expect_error(cli("bucket", "show", "nope"), ExitCode.NOT_FOUND, "nope")
 
