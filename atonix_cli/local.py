@@ -128,6 +128,16 @@ class LocalStream:
         self._body = body
         self._first = first
 
+    @property
+    def copies_files(self) -> bool:
+        """Whether copy_to is a kernel copy of the engine's own file (no bytes pass through)."""
+        body = self._body
+        if self._first:
+            return False
+        if isinstance(body, FileWrapper):
+            return True
+        return all(hasattr(body, name) for name in ("file", "start", "length"))
+
     def chunks(self) -> Iterator[bytes]:
         if self._first:
             yield self._first
