@@ -27,7 +27,12 @@ VERSION_HEADER = "x-atonix-version-id"
 def data_path(bucket: str, key: str) -> str:
     """The data route of one object (SPEC A1); the key percent-encoded once, `/` kept, so the
     server's one decoding gives it back exactly (`a%2Fb` travels as `a%252Fb`)."""
-    return f"services/buckets/{quote(bucket, safe='')}/objects/{quote(key, safe='/')}"
+    # A segment of dots only is encoded too: a URL library would resolve `..` away (RFC 3986).
+    segments = [
+        "%2E" * len(part) if part and part.strip(".") == "" else quote(part, safe="")
+        for part in key.split("/")
+    ]
+    return f"services/buckets/{quote(bucket, safe='')}/objects/{'/'.join(segments)}"
 
 
 def guess_type(name: str) -> str:
