@@ -15,6 +15,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "is_public": ("--public/--private",),
     "resource_type": ("--type",),
     "resource_id": ("--resource",),
+    "key_state": ("--state",),
 }
 
 

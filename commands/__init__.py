@@ -28,6 +28,9 @@ COMMANDS: dict[str, Entry] = {
     "image": Entry(
         "commands.image", "app", "Machine images: the built-in ones and your own.", "Compute"
     ),
+    "key": Entry(
+        "commands.key", "app", "Encryption keys: create, rotate, enable, disable.", "Storage"
+    ),
     "login": Entry(
         "commands.auth",
         "login_app",
