@@ -11,11 +11,7 @@ import httpx
 import pytest
 
 from atonix_cli.errors import ExitCode
-from commands import COMMANDS
 from tests.cli.runner import Cli, expect_error
-
-# Until the storage routes are merged the commands are not registered.
-pytestmark = pytest.mark.skipif("object" not in COMMANDS, reason="storage routes not merged")
 
 
 @pytest.fixture

@@ -13,10 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from commands import COMMANDS
 from tests.cli.runner import Cli
-
-pytestmark = pytest.mark.skipif("object" not in COMMANDS, reason="storage routes not merged")
 
 SIZE = 256 << 20
 REPO = Path(__file__).resolve().parents[2]
