@@ -8,6 +8,7 @@ import binascii
 import hashlib
 import logging
 import os
+import re
 import secrets
 import struct
 from datetime import datetime, timedelta
@@ -170,12 +171,19 @@ def master_key(db: Database) -> bytes:
     cached = _masters.get(str(path))
     if cached is not None:
         return cached
-    if not path.exists():
-        _create_master(path)
-    mode = path.stat().st_mode & 0o777
+    try:
+        if not path.exists():
+            _create_master(path)
+        mode = path.stat().st_mode & 0o777
+        text = path.read_text()
+    except OSError as error:
+        raise InternalError(
+            f"the master key {path} cannot be read or created: {error.strerror or error}; "
+            f"make the data directory writable, or give the key in {MASTER_ENV}"
+        ) from None
     if mode & 0o077:
         log.warning("%s is readable by others (mode %o); it should be 0600", path, mode)
-    found = _masters[str(path)] = _decode_master(path.read_text(), str(path))
+    found = _masters[str(path)] = _decode_master(text, str(path))
     return found
 
 
@@ -321,6 +329,15 @@ def _open_material(db: Database, key_id: str, version: int, row: Any) -> bytes:
 # --- the collection's service functions ---------------------------------------------------------
 
 
+_ID_LIKE = re.compile(r"key-[0-9a-f]{12}")
+
+
+def _check_name(name: str, key_id: str) -> None:
+    """A name that reads as another key's id would make `atonix key rotate <name>` ambiguous."""
+    if _ID_LIKE.fullmatch(name) and name != key_id:
+        raise field_error("name", "must not look like a key id (key-<12 hex digits>)")
+
+
 def _name_taken(ctx: Ctx, owner: str, name: str, *, other_than: str = "") -> bool:
     query = select(func.count()).select_from(EncryptionKey)
     query = query.where(col(EncryptionKey.owner) == owner, col(EncryptionKey.name) == name)
@@ -347,6 +364,7 @@ def _insert(
 ) -> EncryptionKey:
     key_id = ENCRYPTION_KEYS.new_id()
     name = name or key_id
+    _check_name(name, key_id)
     if _name_taken(ctx, owner, name):
         raise _conflict(owner, name)
     key = EncryptionKey(
@@ -402,6 +420,8 @@ def create_key(ctx: Ctx, spec: KeyCreate) -> EncryptionKey:
 
 
 def update_key(ctx: Ctx, key: EncryptionKey, spec: KeyUpdate) -> EncryptionKey:
+    if spec.name is not None:
+        _check_name(spec.name, key.key_id)
     if spec.name is not None and _name_taken(
         ctx, key.owner or "", spec.name, other_than=key.key_id
     ):
