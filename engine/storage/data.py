@@ -157,13 +157,19 @@ def _readable_bucket(ctx: Ctx, request: Request, key: str) -> tuple[Bucket, bool
     return found, True
 
 
-def _writable_bucket(ctx: Ctx, request: Request, key: str, method: str) -> Bucket:
+def _writable_bucket(
+    ctx: Ctx, request: Request, key: str, method: str, *, lock: bool = False
+) -> Bucket:
+    """The bucket a write names, locked until the unit of work ends if `lock` (and active)."""
     presigned = _presigned(ctx, request, key, method)
     if presigned is not None:
-        return presigned
+        return _for_write(ctx, presigned) if lock else presigned
     if not ctx.principal.username:
         raise Unauthenticated("authentication required: send an API key or a bearer token")
-    return buckets.find(ctx, request.params["id"])
+    found = buckets.find(ctx, request.params["id"], for_write=lock)
+    if lock:
+        buckets.require_active(found)
+    return found
 
 
 def _for_write(ctx: Ctx, bucket: Bucket) -> Bucket:
@@ -380,21 +386,13 @@ def put_object(request: Request) -> Response:
         raise field_error("x-atonix-storage-class", "Invalid storage_class")
     content_type = (request.headers.get("content-type") or "application/octet-stream")[:255]
     described = (content_type, storage_class, _user_metadata(request))
-    small = declared is not None and declared <= SMALL_BODY
     store = _store(request)
-    with request.unit(write=False) as ctx:
-        bucket = _writable_bucket(ctx, request, key, "PUT")
-        buckets.require_active(bucket)
-        if declared is not None and bucket.total_size_bytes + declared > BUCKET_LIMIT_BYTES:
-            current = None if bucket.versioning_enabled else objects.latest(ctx, bucket, key)
-            freed = current.size_bytes if current is not None else 0
-            if bucket.total_size_bytes - freed + declared > BUCKET_LIMIT_BYTES:
-                raise _over_limit(bucket, declared)
-    if small:
-        # Read whole first: the data key, the blob and the row then take one transaction.
+    if declared is not None and declared <= SMALL_BODY:
+        # Read whole first: the bucket, the data key, the blob and the row then take one
+        # transaction (a small put costs one write, one fsync).
         body = b"".join(_chunks(request, declared))
         with request.unit(write=True) as ctx:
-            bucket = _for_write(ctx, bucket)
+            bucket = _writable_bucket(ctx, request, key, "PUT", lock=True)
             upload = _Upload(store.writer(bucket.bucket_id), _new_data_key(ctx, bucket))
             try:
                 _write_all(upload, (body,))
@@ -406,6 +404,15 @@ def put_object(request: Request) -> Response:
                 raise
         upload.writer.done()
         return _stored(obj)
+    # A large body is checked against the bucket before a byte of it is read.
+    with request.unit(write=False) as ctx:
+        bucket = _writable_bucket(ctx, request, key, "PUT")
+        buckets.require_active(bucket)
+        if declared is not None and bucket.total_size_bytes + declared > BUCKET_LIMIT_BYTES:
+            current = None if bucket.versioning_enabled else objects.latest(ctx, bucket, key)
+            freed = current.size_bytes if current is not None else 0
+            if bucket.total_size_bytes - freed + declared > BUCKET_LIMIT_BYTES:
+                raise _over_limit(bucket, declared)
     sealed = None
     if bucket.encryption_enabled and bucket.kms_key_id:
         with request.unit(write=True, audit=False) as ctx:
@@ -614,7 +621,7 @@ def delete_object(request: Request) -> Response:
     key = object_key(request)
     version_id = request.arg("version_id")
     with request.unit(write=True) as ctx:
-        bucket = _for_write(ctx, _writable_bucket(ctx, request, key, "DELETE"))
+        bucket = _writable_bucket(ctx, request, key, "DELETE", lock=True)
         headers: list[tuple[str, str]] = []
         if version_id is not None:
             obj = objects.version(ctx, bucket, key, version_id or NULL_VERSION)
