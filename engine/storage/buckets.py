@@ -496,4 +496,5 @@ BUCKETS = Collection(
 
 # The tables a bucket's operations touch, created with its own (imported last: objects import
 # this module).
+from engine.storage import access_logs  # noqa: E402, F401
 from engine.storage import s3_objects as objects  # noqa: E402
