@@ -382,11 +382,11 @@ def _insert(
         meta={},
     )
     ENCRYPTION_KEYS.added(ctx, key)
-    _add_material(ctx, key, 1)
     try:
         ctx.session.flush()
     except IntegrityError:  # the same name made by a concurrent request (PostgreSQL)
         raise _conflict(owner, name) from None
+    _add_material(ctx, key, 1)
     return key
 
 
@@ -436,6 +436,10 @@ def update_key(ctx: Ctx, key: EncryptionKey, spec: KeyUpdate) -> EncryptionKey:
             key.last_rotated_at or key.created_at, key.rotation_enabled, key.rotation_period_days
         )
     ctx.session.add(key)
+    try:
+        ctx.session.flush()
+    except IntegrityError:  # renamed to a name a concurrent request just took (PostgreSQL)
+        raise _conflict(key.owner or "", key.name) from None
     ctx.audit_details.update(spec.model_dump(exclude_none=True, exclude={"metadata"}))
     return key
 

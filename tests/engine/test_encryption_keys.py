@@ -472,3 +472,19 @@ def test_sealing_with_an_issued_data_key(engine: LocalEngine, tmp_path: Path) ->
     with unit_of_work(engine, write=False) as ctx:
         opened = encryption_keys.unwrap_data_key(ctx, key_id=made["key_id"], wrapped=wrapped)
     assert b"".join(sealing.read_range(raw, opened, 6, 11)) == b"hello"
+
+
+def test_concurrent_creates_of_one_name_make_one_key(engine: LocalEngine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    alice = engine.user()
+    token = alice.client.headers["Authorization"]
+
+    def make(_: int) -> int:
+        with engine.client(token) as client:
+            return client.post(KEYS, json={"name": "raced"}).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = sorted(pool.map(make, range(6)))
+    assert statuses == [201] + [409] * 5
+    assert expect(alice.client.get(KEYS, params={"name": "raced"}), 200)["count"] == 1
