@@ -236,14 +236,22 @@ def _check_master(session: Session, db: Database, fingerprint: str) -> None:
         return
     from engine.db import Meta
 
-    row = session.get(Meta, _MASTER_META)
-    if row is None:
-        session.add(Meta(key=_MASTER_META, value=fingerprint))  # agreed once it has committed
-        return
-    if row.value != fingerprint:
+    meta = Meta.__table__  # type: ignore[attr-defined]
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = sqlite.insert if db.is_sqlite else postgresql.insert
+    # The first key's process records its fingerprint; of two racing, one insert wins (the
+    # other waits for it, then does nothing) and both compare with what was recorded.
+    session.execute(
+        insert(meta).values(key=_MASTER_META, value=fingerprint).on_conflict_do_nothing()
+    )
+    recorded = session.execute(
+        sa_select(meta.c.value).where(meta.c.key == _MASTER_META)
+    ).scalar_one()
+    if recorded != fingerprint:
         raise InternalError(
             f"this engine's master key (fingerprint {fingerprint}) is not the one this "
-            f"database's encryption keys were made under ({row.value}): give every server "
+            f"database's encryption keys were made under ({recorded}): give every server "
             f"sharing the database the same {MASTER_ENV}"
         )
     _agreed.add((db.url, fingerprint))

@@ -488,3 +488,17 @@ def test_concurrent_creates_of_one_name_make_one_key(engine: LocalEngine) -> Non
         statuses = sorted(pool.map(make, range(6)))
     assert statuses == [201] + [409] * 5
     assert expect(alice.client.get(KEYS, params={"name": "raced"}), 200)["count"] == 1
+
+
+def test_the_first_keys_made_at_once_agree_on_the_master_key(engine: LocalEngine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    alice = engine.user()
+    token = alice.client.headers["Authorization"]
+
+    def make(n: int) -> int:
+        with engine.client(token) as client:
+            return client.post(KEYS, json={"name": f"first-{n}"}).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(make, range(6))) == [201] * 6
