@@ -16,6 +16,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "resource_type": ("--type",),
     "resource_id": ("--resource",),
     "key_state": ("--state",),
+    "versioning_enabled": ("--versioning",),
+    "encryption_enabled": ("--encryption",),
+    "log_target_bucket": ("--target-bucket",),
+    "log_prefix": ("--prefix",),
 }
 
 

@@ -31,6 +31,12 @@ COMMANDS: dict[str, Entry] = {
     "key": Entry(
         "commands.key", "app", "Encryption keys: create, rotate, enable, disable.", "Storage"
     ),
+    "bucket": Entry(
+        "commands.bucket", "app", "Buckets: create, versioning, logging, statistics.", "Storage"
+    ),
+    "object": Entry(
+        "commands.object", "app", "Objects: put, get, ls, versions, cp, sync, presign.", "Storage"
+    ),
     "login": Entry(
         "commands.auth",
         "login_app",
