@@ -56,6 +56,8 @@ class Store:
             return [body] if method != "HEAD" else []
         size = target.stat().st_size
         headers = [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))]
+        if "sum=" in environ.get("QUERY_STRING", ""):
+            headers.append(("x-atonix-checksum-sha256", environ["QUERY_STRING"].split("sum=")[1]))
         start_response("200 OK", headers)
         if method == "HEAD":
             return []
@@ -197,3 +199,37 @@ def test_the_file_wrapper_copies_from_where_the_file_stands(tmp_path: Path) -> N
     handle.close()
     assert copied == 2 << 20
     assert (tmp_path / "out").read_bytes() == data[1000 : 1000 + (2 << 20)]
+
+
+def test_a_download_that_does_not_match_its_checksum_leaves_the_file_alone(
+    client: tuple[ApiClient, Store], tmp_path: Path
+) -> None:
+    from atonix_cli import transfer
+    from atonix_cli.errors import CliError
+
+    api, _ = client
+    data = os.urandom(3 << 20)
+    (tmp_path / "in").write_bytes(data)
+    with (tmp_path / "in").open("rb") as upload:
+        checksum = hashlib.sha256(data).hexdigest()
+        headers = {"x-atonix-checksum-sha256": checksum}
+        api.transfer("PUT", "objects/x", headers=headers, upload=upload, length=len(data)).close()
+    dest = tmp_path / "dest"
+    dest.write_bytes(b"before")
+    for claimed, ok in ((checksum, True), ("0" * 64, False)):
+        response = api.transfer("GET", "objects/x", params={"sum": claimed})
+        try:
+            if ok:
+                assert transfer.download(response, str(dest), verify=True) == len(data)
+                assert dest.read_bytes() == data
+                dest.write_bytes(b"before")
+                continue
+            if isinstance(api.transport, HttpTransport):
+                with pytest.raises(CliError, match="do not match"):
+                    transfer.download(response, str(dest), verify=True)
+                assert dest.read_bytes() == b"before"
+            else:  # in-process nothing is in transit: not hashed again
+                transfer.download(response, str(dest), verify=True)
+        finally:
+            response.close()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dest")] == []
