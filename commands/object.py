@@ -335,7 +335,7 @@ class _ChunkReader:
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
-        self._pending = b""
+        self._pending = bytearray()
 
     def read(self, size: int = -1) -> bytes:
         while size < 0 or len(self._pending) < size:
@@ -345,7 +345,8 @@ class _ChunkReader:
             self._pending += chunk
         if size < 0:
             size = len(self._pending)
-        data, self._pending = self._pending[:size], self._pending[size:]
+        data = bytes(self._pending[:size])
+        del self._pending[:size]
         return data
 
 
@@ -489,6 +490,12 @@ def sync(
         local_root.mkdir(parents=True, exist_ok=True)
         files = _local_files(local_root)
         for name, obj in objects.items():
+            if name.endswith("/"):
+                continue  # a "folder" marker: no file to write
+            parts = name.split("/")
+            if name.startswith("/") or any(part in ("", ".", "..") for part in parts):
+                cli.warn(f"skipped {bucket}/{base}{name}: not a file name inside {local_root}")
+                continue
             path = local_root / name
             if name not in files or not _same(path, obj):
                 plan.append(

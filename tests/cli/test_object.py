@@ -163,8 +163,13 @@ def test_sync_uploads_only_changes_and_deletes(cli: Cli, photos: str, tmp_path: 
     cli.ok("object", "sync", str(site), f"{photos}/www", "--delete")
     assert sorted(keys(cli, photos, "--prefix", "www/")) == ["www/css/site.css", "www/index.html"]
 
+    # A key that would climb out of the directory is never written there.
+    cli.ok("object", "put", photos, "www/../escaped.txt", str(site / "index.html"))
     back = tmp_path / "back"
-    pulled = cli.json("object", "sync", f"{photos}/www", str(back))
+    synced = cli.ok("object", "sync", f"{photos}/www", str(back), "-o", "json")
+    pulled = synced.json()
+    assert "skipped photos/www/../escaped.txt" in synced.stderr
+    assert not (tmp_path / "escaped.txt").exists()
     assert len(pulled) == 2
     assert (back / "index.html").read_bytes() == b"<h1>HI</h1>"
     assert (back / "css" / "site.css").read_bytes() == b"body{}"
