@@ -33,7 +33,7 @@ log = logging.getLogger("atonix.engine")
 
 CHUNK = 1 << 20  # read and write in 1 MiB pieces
 SWEEP_EVERY = 600.0  # seconds between sweeps of one process's store
-_TMP_GRACE = 2.0  # a temporary file younger than this may not be locked by its writer yet
+_NEW_GRACE = 60.0  # an unlocked `.new` file this old was left by a writer that died
 
 
 class BlobWriter(Protocol):
@@ -76,6 +76,7 @@ def storage_error(error: OSError) -> ServiceUnavailable:
         errno.EACCES: "the data directory is not writable",
         errno.EPERM: "the data directory is not writable",
         errno.EROFS: "the data volume is read-only",
+        errno.ENOTDIR: "the data directory is not usable (a file is where a directory goes)",
     }.get(error.errno or 0, error.strerror or str(error))
     return ServiceUnavailable(
         f"cannot store the object: {reason}; nothing was stored",
@@ -92,12 +93,21 @@ class LocalWriter:
         self.temp = store.root / "tmp" / f"{self.blob.replace('/', '.')}.part"
         self.final = store.path(self.blob)
         self._linked = False
+        # Locked before it takes its `.part` name, so a sweep never finds one whose writer is
+        # alive unlocked.
+        born = self.temp.with_suffix(".new")
         try:
-            fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(born, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileNotFoundError:
             store.root.joinpath("tmp").mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+            fd = os.open(born, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.rename(born, self.temp)
+        except BaseException:
+            os.close(fd)
+            born.unlink(missing_ok=True)
+            raise
         self._file: BinaryIO | None = os.fdopen(fd, "wb", buffering=0)
 
     @property
@@ -186,7 +196,10 @@ class LocalBlobStore:
         for entry in entries:
             path = Path(entry.path)
             try:
-                if time.time() - entry.stat().st_mtime < _TMP_GRACE:
+                if not entry.name.endswith(".part"):
+                    # A writer that died between creating its file and locking it.
+                    if time.time() - entry.stat().st_mtime > _NEW_GRACE:
+                        path.unlink(missing_ok=True)
                     continue
                 fd = os.open(path, os.O_RDONLY)
             except FileNotFoundError:

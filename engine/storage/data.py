@@ -297,9 +297,12 @@ class _Upload:
             self.writer.write(chunk)
 
     def finish(self) -> None:
-        if self._sealer is not None:
-            self._sealer.close()
-        self.writer.finish()
+        try:
+            if self._sealer is not None:
+                self._sealer.close()
+            self.writer.finish()
+        except OSError as error:
+            raise blobs.storage_error(error) from None
 
 
 def _too_large() -> TooLarge:
@@ -378,6 +381,7 @@ def put_object(request: Request) -> Response:
     content_type = (request.headers.get("content-type") or "application/octet-stream")[:255]
     described = (content_type, storage_class, _user_metadata(request))
     small = declared is not None and declared <= SMALL_BODY
+    store = _store(request)
     with request.unit(write=False) as ctx:
         bucket = _writable_bucket(ctx, request, key, "PUT")
         buckets.require_active(bucket)
@@ -386,9 +390,6 @@ def put_object(request: Request) -> Response:
             freed = current.size_bytes if current is not None else 0
             if bucket.total_size_bytes - freed + declared > BUCKET_LIMIT_BYTES:
                 raise _over_limit(bucket, declared)
-    store, first = blobs.store(ctx.db)
-    if first or store.sweep_due():
-        sweep(ctx.db)
     if small:
         # Read whole first: the data key, the blob and the row then take one transaction.
         body = b"".join(_chunks(request, declared))
@@ -530,6 +531,7 @@ def get_object(request: Request) -> Response:
     assert request.unit is not None
     key = object_key(request)
     version_id = request.arg("version_id")
+    store = _store(request)
     with request.unit(write=False) as ctx:
         bucket, public_only = _readable_bucket(ctx, request, key)
         if public_only:
@@ -554,7 +556,6 @@ def get_object(request: Request) -> Response:
             headers.append(("Content-Range", f"bytes {start}-{stop - 1}/{obj.size_bytes}"))
         if request.head:
             return Response(status, Stream(iter(()), stop - start, obj.content_type), headers)
-        store, _ = blobs.store(ctx.db)
         try:
             handle = store.open(obj.blob or "")
         except (FileNotFoundError, ValueError):
@@ -701,6 +702,15 @@ def presign(request: Request) -> dict[str, Any]:
 
 
 # --- leftovers -------------------------------------------------------------------------------
+
+
+def _store(request: Request) -> blobs.LocalBlobStore:
+    """The blob store, swept of leftovers on its first use in this process and now and then."""
+    db = request.ctx.db
+    store, first = blobs.store(db)
+    if first or store.sweep_due():
+        sweep(db)
+    return store
 
 
 def sweep(db: Any) -> int:
