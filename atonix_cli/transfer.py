@@ -256,11 +256,21 @@ class _Hasher:
         return self._digest.hexdigest()
 
 
+class Bars:
+    """The progress bars of one transfer, one per step (checksum, then upload)."""
+
+    def __init__(self, progress: Any, total: int | None) -> None:
+        self._progress = progress
+        self._total = total
+
+    def step(self, label: str) -> Callable[[int], None]:
+        task = self._progress.add_task(label, total=self._total)
+        return lambda n: self._progress.advance(task, n)
+
+
 @contextlib.contextmanager
-def progress_bar(
-    label: str, total: int | None, *, enabled: bool
-) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar on stderr for a transfer over a few MB on a terminal, else nothing."""
+def progress_bar(total: int | None, *, enabled: bool) -> Iterator[Bars | None]:
+    """Rich progress bars on stderr for a transfer over a few MB on a terminal, else None."""
     if not enabled or (total is not None and total < PROGRESS_MIN_BYTES):
         yield None
         return
@@ -282,9 +292,17 @@ def progress_bar(
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+    ) as progress:
+        yield Bars(progress, total)
+
+
+def source_size(path: str) -> int | None:
+    """A regular file's size before it is opened (None for stdin and pipes)."""
+    try:
+        info = os.stat(path) if path != "-" else None
+    except OSError:
+        return None
+    return info.st_size if info is not None and stat.S_ISREG(info.st_mode) else None
 
 
 def metadata_headers(pairs: dict[str, str]) -> dict[str, str]:

@@ -130,13 +130,16 @@ def _put(
         "Content-Type": content_type or transfer.guess_type(key if source == "-" else source)
     }
     headers.update(transfer.metadata_headers(metadata))
-    with (
-        transfer.open_source(source, checksum=checksum) as body,
-        transfer.progress_bar(f"put {key}", body.length, enabled=_bars(cli)) as bar,
-    ):
-        return transfer.upload(
-            cli.client, transfer.data_path(bucket, key), body, headers=headers, progress=bar
-        )
+    with transfer.progress_bar(transfer.source_size(source), enabled=_bars(cli)) as bars:
+        hashing = bars.step(f"checksum {key}") if bars and checksum else None
+        with transfer.open_source(source, checksum=checksum, progress=hashing) as body:
+            return transfer.upload(
+                cli.client,
+                transfer.data_path(bucket, key),
+                body,
+                headers=headers,
+                progress=bars.step(f"put {key}") if bars else None,
+            )
 
 
 def _get(
@@ -158,9 +161,14 @@ def _get(
     try:
         length = response.headers.get("content-length")
         total = int(length) if length and length.isdigit() else None
-        with transfer.progress_bar(f"get {key}", total, enabled=_bars(cli)) as bar:
+        with transfer.progress_bar(total, enabled=_bars(cli)) as bars:
             # A range is part of the object: the whole object's checksum cannot judge it.
-            written = transfer.download(response, dest, verify=response.status == 200, progress=bar)
+            written = transfer.download(
+                response,
+                dest,
+                verify=response.status == 200,
+                progress=bars.step(f"get {key}") if bars else None,
+            )
     finally:
         response.close()
     return written, response.headers
