@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from atonix_cli import transfer
+from atonix_cli.client import PAGE_SIZE
 from atonix_cli.context import Application, current
 from atonix_cli.errors import CliError, ExitCode
 from atonix_cli.flags import flag
@@ -81,7 +82,7 @@ def list_pages(
     cli: Application, path: str, prefixes: list[str] | None = None, **params: Any
 ) -> list[dict[str, Any]]:
     """Every item of a cursor listing, page after page; folded prefixes added to `prefixes`."""
-    query: dict[str, Any] = {**params, "page_size": 1000}
+    query: dict[str, Any] = {**params, "page_size": PAGE_SIZE}
     items: list[dict[str, Any]] = []
     while True:
         page = cli.client.get(path, **query)
