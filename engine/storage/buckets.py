@@ -103,9 +103,6 @@ class BucketCreate(CommonInput):
             self.bucket_name = self.name
         elif self.name is not None and self.name != self.bucket_name:
             raise ValueError("name and bucket_name differ; give one")
-        if self.bucket_name is None:
-            raise ValueError("bucket_name: required")
-        validate_name(self.bucket_name)
         return self
 
     @field_validator("log_prefix")
@@ -213,7 +210,12 @@ def _log_target(ctx: Ctx, bucket_owner: str, ref: str) -> str:
 
 def create_bucket(ctx: Ctx, spec: BucketCreate) -> Bucket:
     """`creating`, then `active`; the name is checked against every user's buckets (409)."""
-    name = spec.bucket_name or ""
+    if spec.bucket_name is None:
+        raise field_error("bucket_name", "required")
+    try:
+        name = validate_name(spec.bucket_name)
+    except ValueError as error:
+        raise field_error("bucket_name", str(error)) from None
     owner = ctx.principal.username
     taken = ctx.session.exec(
         select(Bucket.bucket_id).where(
@@ -494,4 +496,5 @@ BUCKETS = Collection(
 
 # The tables a bucket's operations touch, created with its own (imported last: objects import
 # this module).
+from engine.storage import access_logs  # noqa: E402, F401
 from engine.storage import s3_objects as objects  # noqa: E402

@@ -157,13 +157,19 @@ def _readable_bucket(ctx: Ctx, request: Request, key: str) -> tuple[Bucket, bool
     return found, True
 
 
-def _writable_bucket(ctx: Ctx, request: Request, key: str, method: str) -> Bucket:
+def _writable_bucket(
+    ctx: Ctx, request: Request, key: str, method: str, *, lock: bool = False
+) -> Bucket:
+    """The bucket a write names, locked until the unit of work ends if `lock` (and active)."""
     presigned = _presigned(ctx, request, key, method)
     if presigned is not None:
-        return presigned
+        return _for_write(ctx, presigned) if lock else presigned
     if not ctx.principal.username:
         raise Unauthenticated("authentication required: send an API key or a bearer token")
-    return buckets.find(ctx, request.params["id"])
+    found = buckets.find(ctx, request.params["id"], for_write=lock)
+    if lock:
+        buckets.require_active(found)
+    return found
 
 
 def _for_write(ctx: Ctx, bucket: Bucket) -> Bucket:
@@ -260,7 +266,7 @@ def _sealing() -> Any:
     return sealing
 
 
-def _new_data_key(ctx: Ctx, bucket: Bucket) -> tuple[str, bytes, bytes] | None:
+def new_data_key(ctx: Ctx, bucket: Bucket) -> tuple[str, bytes, bytes] | None:
     if not bucket.encryption_enabled or not bucket.kms_key_id or _sealing() is None:
         return None
     from engine.storage import encryption_keys
@@ -272,7 +278,7 @@ def _new_data_key(ctx: Ctx, bucket: Bucket) -> tuple[str, bytes, bytes] | None:
 # --- PUT -------------------------------------------------------------------------------------
 
 
-class _Upload:
+class Upload:
     """The body on its way into a blob: hashed, counted, bounded, sealed if the bucket says."""
 
     def __init__(self, writer: Any, sealed: tuple[str, bytes, bytes] | None) -> None:
@@ -334,7 +340,7 @@ def _chunks(request: Request, declared: int | None) -> Iterator[bytes]:
         yield chunk
 
 
-def _check_checksums(request: Request, upload: _Upload) -> None:
+def _check_checksums(request: Request, upload: Upload) -> None:
     sent = request.headers.get("x-atonix-checksum-sha256")
     if sent is not None and sent.strip().lower() != upload.sha256.hexdigest():
         raise ChecksumMismatch(
@@ -380,8 +386,26 @@ def put_object(request: Request) -> Response:
         raise field_error("x-atonix-storage-class", "Invalid storage_class")
     content_type = (request.headers.get("content-type") or "application/octet-stream")[:255]
     described = (content_type, storage_class, _user_metadata(request))
-    small = declared is not None and declared <= SMALL_BODY
     store = _store(request)
+    if declared is not None and declared <= SMALL_BODY:
+        # Read whole first: the bucket, the data key, the blob and the row then take one
+        # transaction (a small put costs one write, one fsync).
+        body = b"".join(_chunks(request, declared))
+        with request.unit(write=True) as ctx:
+            bucket = _writable_bucket(ctx, request, key, "PUT", lock=True)
+            upload = Upload(store.writer(bucket.bucket_id), new_data_key(ctx, bucket))
+            try:
+                _write_all(upload, (body,))
+                _check_checksums(request, upload)
+                upload.finish()
+                obj = request.subject = commit_upload(ctx, bucket, key, upload, *described)
+                _log(ctx, bucket, obj, "PUT", 200, 0)
+            except BaseException:
+                upload.writer.abort()
+                raise
+        upload.writer.done()
+        return _stored(obj)
+    # A large body is checked against the bucket before a byte of it is read.
     with request.unit(write=False) as ctx:
         bucket = _writable_bucket(ctx, request, key, "PUT")
         buckets.require_active(bucket)
@@ -390,34 +414,19 @@ def put_object(request: Request) -> Response:
             freed = current.size_bytes if current is not None else 0
             if bucket.total_size_bytes - freed + declared > BUCKET_LIMIT_BYTES:
                 raise _over_limit(bucket, declared)
-    if small:
-        # Read whole first: the data key, the blob and the row then take one transaction.
-        body = b"".join(_chunks(request, declared))
-        with request.unit(write=True) as ctx:
-            bucket = _for_write(ctx, bucket)
-            upload = _Upload(store.writer(bucket.bucket_id), _new_data_key(ctx, bucket))
-            try:
-                _write_all(upload, (body,))
-                _check_checksums(request, upload)
-                upload.finish()
-                obj = _commit(ctx, request, bucket, key, upload, *described)
-            except BaseException:
-                upload.writer.abort()
-                raise
-        upload.writer.done()
-        return _stored(obj)
     sealed = None
     if bucket.encryption_enabled and bucket.kms_key_id:
         with request.unit(write=True, audit=False) as ctx:
-            sealed = _new_data_key(ctx, bucket)
-    upload = _Upload(store.writer(bucket.bucket_id), sealed)
+            sealed = new_data_key(ctx, bucket)
+    upload = Upload(store.writer(bucket.bucket_id), sealed)
     try:
         _write_all(upload, _chunks(request, declared))
         _check_checksums(request, upload)
         upload.finish()
         with request.unit(write=True) as ctx:
             locked = _for_write(ctx, bucket)
-            obj = _commit(ctx, request, locked, key, upload, *described)
+            obj = request.subject = commit_upload(ctx, locked, key, upload, *described)
+            _log(ctx, locked, obj, "PUT", 200, 0)
     except BaseException:
         upload.writer.abort()
         raise
@@ -425,7 +434,7 @@ def put_object(request: Request) -> Response:
     return _stored(obj)
 
 
-def _write_all(upload: _Upload, chunks: Any) -> None:
+def _write_all(upload: Upload, chunks: Any) -> None:
     try:
         for chunk in chunks:
             upload.write(chunk)
@@ -433,12 +442,11 @@ def _write_all(upload: _Upload, chunks: Any) -> None:
         raise blobs.storage_error(error) from None
 
 
-def _commit(
+def commit_upload(
     ctx: Ctx,
-    request: Request,
     bucket: Bucket,
     key: str,
-    upload: _Upload,
+    upload: Upload,
     content_type: str,
     storage_class: str,
     metadata: dict[str, str],
@@ -508,7 +516,6 @@ def _commit(
     ctx.session.add(obj)
     ctx.session.add(bucket)
     ctx.session.flush()
-    request.subject = obj
     ctx.audit_details.update(
         bucket=bucket.bucket_id,
         object_key=key,
@@ -528,6 +535,15 @@ def _stored(obj: S3Object) -> Response:
 
 def get_object(request: Request) -> Response:
     """The object's bytes (or a `Range` of them), streamed; HEAD: its headers only."""
+    response, bucket, obj = _get(request)
+    if bucket.logging_enabled:
+        sent = response.body.length if isinstance(response.body, Stream) else 0
+        with _unit(request, write=True, audit=False) as ctx:
+            _log(ctx, bucket, obj, "HEAD" if request.head else "GET", response.status, sent)
+    return response
+
+
+def _get(request: Request) -> tuple[Response, Bucket, S3Object]:
     assert request.unit is not None
     key = object_key(request)
     version_id = request.arg("version_id")
@@ -548,14 +564,15 @@ def get_object(request: Request) -> Response:
             obj = _find(ctx, bucket, key, version_id)
         headers = _object_headers(obj)
         if _etag_matches(request.headers.get("if-none-match"), obj.etag):
-            return Response(304, None, headers=headers)
+            return Response(304, None, headers=headers), bucket, obj
         wanted = _range(request.headers.get("range"), obj.size_bytes)
         start, stop = wanted or (0, obj.size_bytes)
         status = 206 if wanted is not None else 200
         if wanted is not None:
             headers.append(("Content-Range", f"bytes {start}-{stop - 1}/{obj.size_bytes}"))
         if request.head:
-            return Response(status, Stream(iter(()), stop - start, obj.content_type), headers)
+            empty = Stream(iter(()), stop - start, obj.content_type)
+            return Response(status, empty, headers), bucket, obj
         try:
             handle = store.open(obj.blob or "")
         except (FileNotFoundError, ValueError):
@@ -565,11 +582,8 @@ def get_object(request: Request) -> Response:
             ) from None
         if obj.key_id is None:
             chunks = blobs.read_file(handle, start, stop)
-            return Response(
-                status,
-                Stream(chunks, stop - start, obj.content_type, file=handle, start=start),
-                headers,
-            )
+            stream = Stream(chunks, stop - start, obj.content_type, file=handle, start=start)
+            return Response(status, stream, headers), bucket, obj
         try:
             from engine.storage import encryption_keys
 
@@ -580,9 +594,32 @@ def get_object(request: Request) -> Response:
         except BaseException:
             handle.close()
             raise
-    return Response(
-        status, Stream(plain, stop - start, obj.content_type, close=handle.close), headers
-    )
+    stream = Stream(plain, stop - start, obj.content_type, close=handle.close)
+    return Response(status, stream, headers), bucket, obj
+
+
+def _unit(request: Request, **kwargs: Any) -> Any:
+    assert request.unit is not None
+    return request.unit(**kwargs)
+
+
+def _log(ctx: Ctx, bucket: Bucket, obj: S3Object, operation: str, status: int, sent: int) -> None:
+    """An access-log line when the bucket logs (engine.storage.access_logs)."""
+    if bucket.logging_enabled:
+        from engine.storage import access_logs
+
+        version = None if obj.version_id == NULL_VERSION else obj.version_id
+        text = access_logs.line(
+            ctx,
+            bucket,
+            operation=operation,
+            key=obj.object_key,
+            status=status,
+            sent=sent,
+            size=obj.size_bytes,
+            version_id=version,
+        )
+        access_logs.record(ctx, bucket, text)
 
 
 def _find(ctx: Ctx, bucket: Bucket, key: str, version_id: str | None) -> S3Object:
@@ -614,7 +651,7 @@ def delete_object(request: Request) -> Response:
     key = object_key(request)
     version_id = request.arg("version_id")
     with request.unit(write=True) as ctx:
-        bucket = _for_write(ctx, _writable_bucket(ctx, request, key, "DELETE"))
+        bucket = _writable_bucket(ctx, request, key, "DELETE", lock=True)
         headers: list[tuple[str, str]] = []
         if version_id is not None:
             obj = objects.version(ctx, bucket, key, version_id or NULL_VERSION)
@@ -659,6 +696,7 @@ def delete_object(request: Request) -> Response:
         bucket.updated_at = ctx.now
         ctx.session.add(bucket)
         ctx.audit_details.update(bucket=bucket.bucket_id, object_key=key, version_id=version_id)
+        _log(ctx, bucket, request.subject, "DELETE", 204, 0)
     return Response(204, None, headers=headers)
 
 

@@ -210,3 +210,30 @@ def test_an_empty_bucket_deletes_and_its_quota_is_released(engine: LocalEngine) 
     expect(alice.client.delete(bucket(made["bucket_id"])), 202)
     assert quota(alice.client, "buckets")["used"] == 0
     expect_error(alice.client.delete(bucket(made["bucket_id"])), 409, "INVALID_STATE")
+
+
+def test_access_logs_are_written_as_objects_under_the_prefix(engine: LocalEngine) -> None:
+    alice = engine.user()
+    source = create(alice.client, "site")["bucket_id"]
+    target = create(alice.client, "site-logs")["bucket_id"]
+    expect(
+        alice.client.post(
+            bucket(source, "enable_logging"),
+            json={"log_target_bucket": "site-logs", "log_prefix": "access/"},
+        ),
+        200,
+    )
+    expect(alice.client.put(data(source, "index.html"), content=b"<p>hello</p>"), 200)
+    assert alice.client.get(data(source, "index.html")).content == b"<p>hello</p>"
+    expect(alice.client.delete(data(source, "index.html")), 204)
+    listed = expect(alice.client.get(bucket(target, "objects"), params={"prefix": "access/"}), 200)[
+        "results"
+    ]
+    assert len(listed) == 3 and all(o["content_type"] == "text/plain" for o in listed)
+    lines = [alice.client.get(data(target, o["object_key"])).text for o in listed]
+    text = "".join(lines)
+    for operation in ("REST.PUT.OBJECT", "REST.GET.OBJECT", "REST.DELETE.OBJECT"):
+        assert operation in text
+    assert f"{alice.username} site [" in text and '"index.html" 200 - 12 12' in text
+    # The target's own objects are not logged; its totals count the log objects.
+    assert expect(alice.client.get(bucket(target)), 200)["total_objects"] == 3
