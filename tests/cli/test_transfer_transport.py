@@ -34,6 +34,10 @@ class Store:
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
         self.paths.append(path)
         target = self.root / "blob"
+        if method == "PUT" and path.endswith("/refuse"):
+            body = b'{"error": "too big", "code": "TOO_LARGE"}'
+            start_response("413 Payload Too Large", _json(body))
+            return [body]  # without reading the body, as a server refusing early does
         if method == "PUT":
             left = int(environ.get("CONTENT_LENGTH") or 0)
             digest = hashlib.sha256()
@@ -233,3 +237,18 @@ def test_a_download_that_does_not_match_its_checksum_leaves_the_file_alone(
         finally:
             response.close()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dest")] == []
+
+
+def test_a_server_refusing_mid_upload_is_one_clear_error(
+    client: tuple[ApiClient, Store], source: Path
+) -> None:
+    from atonix_cli.errors import CliError
+
+    api, _ = client
+    with source.open("rb") as upload, pytest.raises(CliError) as refused:
+        api.transfer("PUT", "objects/refuse", upload=upload, length=SIZE).close()
+    error = refused.value
+    if isinstance(error, ApiFailure):
+        assert error.code == "TOO_LARGE"
+    else:
+        assert "broke during PUT" in error.message
