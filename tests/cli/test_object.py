@@ -223,3 +223,26 @@ def test_listings_follow_every_page(
     assert listed == {"objects": [], "common_prefixes": ["k/"]}
     versions = cli.json("object", "versions", photos)
     assert [v["object_key"] for v in versions] == sorted([*names, "k/03"])
+
+
+def test_another_users_bucket_is_not_found(cli: Cli, photos: str, tmp_path: Path) -> None:
+    source = write(tmp_path / "x", b"mine")
+    cli.ok("object", "put", photos, "x", str(source))
+    bob, password = cli.add_user("bob")
+    cli.add_profile("bob")
+    cli.login("bob", bob, password)
+    as_bob = ("--profile", "bob")
+    for args in (
+        ("object", "put", photos, "x", str(source)),
+        ("object", "get", photos, "x", "-"),
+        ("object", "head", photos, "x"),
+        ("object", "rm", photos, "x"),
+        ("object", "ls", photos),
+        ("object", "make-public", photos, "x"),
+        ("bucket", "show", photos),
+        ("bucket", "delete", photos, "--force", "--yes"),
+    ):
+        expect_error(cli(*as_bob, *args), ExitCode.NOT_FOUND)
+    expect_error(cli(*as_bob, "bucket", "create", photos), ExitCode.CONFLICT, "CONFLICT")
+    _, data = cli.binary("object", "get", photos, "x", "-")
+    assert data == b"mine"
