@@ -17,7 +17,7 @@ from atonix_cli.context import Application, current
 from atonix_cli.errors import CliError, ExitCode
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
-from atonix_cli.resources import Resource, tags
+from atonix_cli.resources import Resource
 
 app = ResourceApp(help="Objects: put, get, ls, rm, versions, cp, sync, presign, public access.")
 
@@ -126,11 +126,14 @@ def _put(
     content_type: str | None,
     metadata: dict[str, str],
     checksum: bool,
+    storage_class: str | None = None,
 ) -> tuple[Any, dict[str, str]]:
     headers = {
         "Content-Type": content_type or transfer.guess_type(key if source == "-" else source)
     }
     headers.update(transfer.metadata_headers(metadata))
+    if storage_class:
+        headers["x-atonix-storage-class"] = storage_class
     with transfer.progress_bar(transfer.source_size(source), enabled=_bars(cli)) as bars:
         hashing = bars.step(f"checksum {key}") if bars and checksum else None
         with transfer.open_source(source, checksum=checksum, progress=hashing) as body:
@@ -193,6 +196,9 @@ def put(
         None, *flag("content_type"), help="Default: guessed from the file name (or the key)."
     ),
     meta: list[str] = typer.Option([], "--meta", help="User metadata KEY=VALUE, repeatable."),
+    storage_class: str | None = typer.Option(
+        None, *flag("storage_class"), help=f"One of {', '.join(STORAGE_CLASSES)} (standard)."
+    ),
     checksum: bool = Checksum,
 ) -> None:
     """Upload a file (or stdin) as an object; the bytes are streamed and checksummed.
@@ -206,10 +212,21 @@ def put(
         key,
         source,
         content_type=content_type,
-        metadata=tags(meta) if meta else {},
+        metadata=_pairs(meta, "--meta"),
         checksum=checksum,
+        storage_class=storage_class,
     )
     cli.render(_described(answer, headers, bucket, key))
+
+
+def _pairs(pairs: list[str], option: str) -> dict[str, str]:
+    found = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=option)
+        found[name] = value
+    return found
 
 
 @app.command("get")

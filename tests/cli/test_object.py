@@ -79,8 +79,20 @@ def test_the_tour_from_the_issue(cli: Cli, photos: str, tmp_path: Path) -> None:
 
 def test_head_shows_metadata_without_bytes(cli: Cli, photos: str, tmp_path: Path) -> None:
     source = write(tmp_path / "report.csv", b"a,b\n1,2\n")
-    cli.ok("object", "put", photos, "r.csv", str(source), "--meta", "owner=ana")
+    cli.ok(
+        "object",
+        "put",
+        photos,
+        "r.csv",
+        str(source),
+        "--meta",
+        "owner=ana",
+        "--storage-class",
+        "standard-ia",
+    )
     shown = cli.json("object", "head", photos, "r.csv")
+    assert shown["storage_class"] == "standard-ia"
+    expect_error(cli("object", "put", photos, "r", str(source), "--meta", "x"), 2, "--meta")
     assert shown["size_bytes"] == 8
     assert shown["content_type"] == "text/csv"
     assert shown["checksum_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
