@@ -122,10 +122,13 @@ def measure(
         name = f"bench-{bucket}-{os.getpid()}"
         flags = [] if bucket == "encrypted" else ["--no-encryption-enabled"]
         run([ATONIX, "bucket", "create", name, *flags], env)
+        # Earlier runs' dirty pages written out first, so no run pays for another's writeback.
+        os.sync()
         drop_page_cache_hint(source)
         seconds, rss = run([ATONIX, "object", "put", name, "big.bin", str(source)], env)
         line(where, "put", bucket, mib, seconds, startup, rss, _server(server_pids))
         copy = work / f"copy-{bucket}.bin"
+        os.sync()
         seconds, rss = run([ATONIX, "object", "get", name, "big.bin", str(copy)], env)
         line(where, "get", bucket, mib, seconds, startup, rss, _server(server_pids))
         if copy.stat().st_size != source.stat().st_size:
