@@ -258,3 +258,14 @@ def test_another_users_bucket_is_not_found(cli: Cli, photos: str, tmp_path: Path
     expect_error(cli(*as_bob, "bucket", "create", photos), ExitCode.CONFLICT, "CONFLICT")
     _, data = cli.binary("object", "get", photos, "x", "-")
     assert data == b"mine"
+
+
+def test_an_empty_object(cli: Cli, photos: str, tmp_path: Path) -> None:
+    empty = write(tmp_path / "empty", b"")
+    put = cli.json("object", "put", photos, "empty", str(empty))
+    assert put["size_bytes"] == 0
+    assert cli.binary("object", "put", photos, "empty-stdin", "-", stdin=b"")[0].exit_code == 0
+    copy = tmp_path / "copy"
+    cli.ok("object", "get", photos, "empty", str(copy))
+    assert copy.read_bytes() == b""
+    assert cli.binary("object", "get", photos, "empty-stdin", "-")[1] == b""
