@@ -209,6 +209,8 @@ def _user_metadata(request: Request) -> dict[str, str]:
     for name, value in request.headers.items():
         if name.startswith(META_PREFIX) and len(name) > len(META_PREFIX):
             found[name[len(META_PREFIX) :]] = value
+    if any("\x00" in k or "\x00" in v for k, v in found.items()):
+        raise field_error("metadata", "must not contain NUL characters")
     if sum(len(k) + len(v) for k, v in found.items()) > 2048:
         raise field_error("metadata", "user metadata must total at most 2 KB (as S3's)")
     return found
@@ -385,6 +387,8 @@ def put_object(request: Request) -> Response:
     if storage_class not in objects.STORAGE_CLASSES:
         raise field_error("x-atonix-storage-class", "Invalid storage_class")
     content_type = (request.headers.get("content-type") or "application/octet-stream")[:255]
+    if "\x00" in content_type:
+        raise field_error("content-type", "must not contain NUL characters")
     described = (content_type, storage_class, _user_metadata(request))
     store = _store(request)
     if declared is not None and declared <= SMALL_BODY:

@@ -398,7 +398,9 @@ def bucket_versions(request: Request) -> dict[str, Any]:
     token = request.arg("continuation_token")
     if token:
         position = _untoken(token)
-        last_key, last_id = position["k"], int(position.get("n", 0))
+        last_key, last_id = position["k"], position.get("n", 0)
+        if not isinstance(last_id, int) or not 0 <= last_id < 2**63:
+            raise field_error("continuation_token", "not a token this engine gave")
         query = query.where((key > last_key) | ((key == last_key) & (row_id < last_id)))
     rows = ctx.session.execute(query.order_by(key, row_id.desc()).limit(page_size + 1)).all()
     more = len(rows) > page_size

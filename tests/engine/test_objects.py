@@ -399,3 +399,49 @@ def test_an_encrypted_object_is_sealed_on_disk(engine: LocalEngine) -> None:
     assert engine.admin.get(data(sealed, "s")).content == plaintext
     got = engine.admin.get(data(sealed, "s"), headers={"range": "bytes=70000-70099"})
     assert got.status_code == 206 and got.content == plaintext[70000:70100]
+
+
+@pytest.mark.parametrize("sealed", [False, True], ids=["plain", "sealed"])
+def test_a_full_data_volume_is_a_clear_503_with_nothing_half_stored(
+    engine: LocalEngine, monkeypatch: pytest.MonkeyPatch, sealed: bool
+) -> None:
+    import errno
+
+    from engine.storage import blobs
+
+    ref = make_bucket(engine.admin, "fills-up", encryption_enabled=sealed)["bucket_id"]
+    put(engine.admin, ref, "kept", b"kept")
+
+    class FullDisk:
+        """The temporary file on a volume with 300 kB left."""
+
+        def __init__(self, raw: Any) -> None:
+            self.raw, self.written = raw, 0
+
+        def write(self, data: Any) -> int:
+            self.written += len(data)
+            if self.written > 300_000:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return int(self.raw.write(data))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.raw, name)
+
+    real_init = blobs.LocalWriter.__init__
+
+    def init(self: blobs.LocalWriter, *args: Any) -> None:
+        real_init(self, *args)
+        self._file = FullDisk(self._file)  # type: ignore[assignment]
+
+    monkeypatch.setattr(blobs.LocalWriter, "__init__", init)
+    for size in (400_000, 3_000_000):  # read whole, and streamed
+        body = expect_error(
+            engine.admin.put(data(ref, "kept"), content=b"x" * size), 503, "SERVICE_UNAVAILABLE"
+        )
+        assert body["error"] == (
+            "cannot store the object: the data volume is full; nothing was stored"
+        )
+    assert engine.admin.get(data(ref, "kept")).content == b"kept"
+    assert _totals(engine.admin, ref) == (1, 4)
+    assert not list((engine.db.data_dir / "blobs" / "tmp").iterdir())
+    assert len(_blob_files(engine)) == 1
