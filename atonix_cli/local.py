@@ -128,15 +128,7 @@ class LocalStream:
         self._body = body
         self._first = first
 
-    @property
-    def copies_files(self) -> bool:
-        """Whether copy_to is a kernel copy of the engine's own file (no bytes pass through)."""
-        body = self._body
-        if self._first:
-            return False
-        if isinstance(body, FileWrapper):
-            return True
-        return all(hasattr(body, name) for name in ("file", "start", "length"))
+    in_process = True  # nothing in transit between the engine and this caller
 
     def chunks(self) -> Iterator[bytes]:
         if self._first:

@@ -101,6 +101,13 @@ class HttpTransport:
                     f"{self.endpoint} did not answer in time ({method} {path})",
                     ExitCode.UNAVAILABLE,
                 ) from None
+            except httpx.TransportError as exc:
+                # The endpoint closed the connection while the body was still going out.
+                raise CliError(
+                    f"the connection to {self.endpoint} broke during {method} {path}: "
+                    f"{_reason(exc)}",
+                    ExitCode.UNAVAILABLE,
+                ) from None
             return HttpStream(reply, self.endpoint)
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
-from atonix_cli.client import CHUNK, ApiClient, Streamed
+from atonix_cli.client import CHUNK, ApiClient, Streamed, copy_chunks
 from atonix_cli.errors import CliError, ExitCode
 
 PROGRESS_MIN_BYTES = 4 << 20  # smaller transfers finish before a bar would be worth drawing
@@ -158,29 +158,20 @@ def download(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write a GET's body to `dest` (`-` is stdout): into a temporary file beside it, renamed
-    over it only once whole and, for a whole object that travelled as bytes, checked against
+    over it only once whole and, for a whole object that came over the network, checked against
     the engine's SHA-256, so an interrupted or corrupted download never leaves a partial file
-    where the real one goes."""
+    where the real one goes. In-process nothing is in transit: an encrypted object's chunks are
+    authenticated as they are opened, a plain one is copied file to file by the kernel."""
     expected = response.headers.get(CHECKSUM_HEADER) if verify else None
-    if dest != "-" and getattr(response, "copies_files", False):
-        # In-process, from the engine's own file to this one: the kernel copies, nothing is in
-        # transit to check, and hashing would halve the speed.
+    if getattr(response, "in_process", False):
         expected = None
     if dest == "-":
-        out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+        out = getattr(sys.stdout, "buffer", None)
         if out is None:
             raise CliError("stdout is not writable as bytes", ExitCode.USAGE)
-        digest = hashlib.sha256() if expected else None
-        written = 0
-        for chunk in response.chunks():
-            out.write(chunk)
-            if digest:
-                digest.update(chunk)
-            written += len(chunk)
-            if progress:
-                progress(len(chunk))
+        written = _write_checked(response, out, expected, progress)
         out.flush()
-        if digest and expected and digest.hexdigest() != expected:
+        if written is None:
             raise CliError(
                 "the bytes received do not match the object's SHA-256 (stdout has them all)",
                 ExitCode.UNEXPECTED,
@@ -197,15 +188,8 @@ def download(
     try:
         with os.fdopen(fd, "wb") as out:
             if expected:
-                digest = hashlib.sha256()
-                written = 0
-                for chunk in response.chunks():
-                    out.write(chunk)
-                    digest.update(chunk)
-                    written += len(chunk)
-                    if progress:
-                        progress(len(chunk))
-                if digest.hexdigest() != expected:
+                written = _write_checked(response, out, expected, progress)
+                if written is None:
                     raise CliError(
                         f"the bytes received do not match the object's SHA-256; {dest} is "
                         "unchanged",
@@ -223,11 +207,70 @@ def download(
     return written
 
 
+def _write_checked(
+    response: Streamed,
+    out: BinaryIO,
+    expected: str | None,
+    progress: Callable[[int], None] | None,
+) -> int | None:
+    """Copy the body to `out`, hashing it on another thread (hashlib lets go of the GIL) so
+    the SHA-256 costs little beside the network; the count, or None if it does not match."""
+    if not expected:
+        return copy_chunks(response.chunks(), out, progress)
+    hasher = _Hasher()
+    try:
+        written = 0
+        for chunk in response.chunks():
+            out.write(chunk)
+            hasher.feed(chunk)
+            written += len(chunk)
+            if progress:
+                progress(len(chunk))
+    finally:
+        digest = hasher.finish()
+    return written if digest == expected else None
+
+
+class _Hasher:
+    """SHA-256 on a thread of its own, fed through a short queue (a few chunks in flight)."""
+
+    def __init__(self) -> None:
+        import queue
+        import threading
+
+        self._digest = hashlib.sha256()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            self._digest.update(chunk)
+
+    def feed(self, chunk: bytes) -> None:
+        self._queue.put(chunk)
+
+    def finish(self) -> str:
+        self._queue.put(None)
+        self._thread.join()
+        return self._digest.hexdigest()
+
+
+class Bars:
+    """The progress bars of one transfer, one per step (checksum, then upload)."""
+
+    def __init__(self, progress: Any, total: int | None) -> None:
+        self._progress = progress
+        self._total = total
+
+    def step(self, label: str) -> Callable[[int], None]:
+        task = self._progress.add_task(label, total=self._total)
+        return lambda n: self._progress.advance(task, n)
+
+
 @contextlib.contextmanager
-def progress_bar(
-    label: str, total: int | None, *, enabled: bool
-) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar on stderr for a transfer over a few MB on a terminal, else nothing."""
+def progress_bar(total: int | None, *, enabled: bool) -> Iterator[Bars | None]:
+    """Rich progress bars on stderr for a transfer over a few MB on a terminal, else None."""
     if not enabled or (total is not None and total < PROGRESS_MIN_BYTES):
         yield None
         return
@@ -249,9 +292,17 @@ def progress_bar(
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+    ) as progress:
+        yield Bars(progress, total)
+
+
+def source_size(path: str) -> int | None:
+    """A regular file's size before it is opened (None for stdin and pipes)."""
+    try:
+        info = os.stat(path) if path != "-" else None
+    except OSError:
+        return None
+    return info.st_size if info is not None and stat.S_ISREG(info.st_mode) else None
 
 
 def metadata_headers(pairs: dict[str, str]) -> dict[str, str]:

@@ -12,11 +12,12 @@ from typing import Any
 import typer
 
 from atonix_cli import transfer
+from atonix_cli.client import PAGE_SIZE
 from atonix_cli.context import Application, current
 from atonix_cli.errors import CliError, ExitCode
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
-from atonix_cli.resources import Resource, tags
+from atonix_cli.resources import Resource
 
 app = ResourceApp(help="Objects: put, get, ls, rm, versions, cp, sync, presign, public access.")
 
@@ -81,7 +82,7 @@ def list_pages(
     cli: Application, path: str, prefixes: list[str] | None = None, **params: Any
 ) -> list[dict[str, Any]]:
     """Every item of a cursor listing, page after page; folded prefixes added to `prefixes`."""
-    query: dict[str, Any] = {**params, "page_size": 1000}
+    query: dict[str, Any] = {**params, "page_size": PAGE_SIZE}
     items: list[dict[str, Any]] = []
     while True:
         page = cli.client.get(path, **query)
@@ -125,18 +126,24 @@ def _put(
     content_type: str | None,
     metadata: dict[str, str],
     checksum: bool,
+    storage_class: str | None = None,
 ) -> tuple[Any, dict[str, str]]:
     headers = {
         "Content-Type": content_type or transfer.guess_type(key if source == "-" else source)
     }
     headers.update(transfer.metadata_headers(metadata))
-    with (
-        transfer.open_source(source, checksum=checksum) as body,
-        transfer.progress_bar(f"put {key}", body.length, enabled=_bars(cli)) as bar,
-    ):
-        return transfer.upload(
-            cli.client, transfer.data_path(bucket, key), body, headers=headers, progress=bar
-        )
+    if storage_class:
+        headers["x-atonix-storage-class"] = storage_class
+    with transfer.progress_bar(transfer.source_size(source), enabled=_bars(cli)) as bars:
+        hashing = bars.step(f"checksum {key}") if bars and checksum else None
+        with transfer.open_source(source, checksum=checksum, progress=hashing) as body:
+            return transfer.upload(
+                cli.client,
+                transfer.data_path(bucket, key),
+                body,
+                headers=headers,
+                progress=bars.step(f"put {key}") if bars else None,
+            )
 
 
 def _get(
@@ -158,9 +165,14 @@ def _get(
     try:
         length = response.headers.get("content-length")
         total = int(length) if length and length.isdigit() else None
-        with transfer.progress_bar(f"get {key}", total, enabled=_bars(cli)) as bar:
+        with transfer.progress_bar(total, enabled=_bars(cli)) as bars:
             # A range is part of the object: the whole object's checksum cannot judge it.
-            written = transfer.download(response, dest, verify=response.status == 200, progress=bar)
+            written = transfer.download(
+                response,
+                dest,
+                verify=response.status == 200,
+                progress=bars.step(f"get {key}") if bars else None,
+            )
     finally:
         response.close()
     return written, response.headers
@@ -184,6 +196,9 @@ def put(
         None, *flag("content_type"), help="Default: guessed from the file name (or the key)."
     ),
     meta: list[str] = typer.Option([], "--meta", help="User metadata KEY=VALUE, repeatable."),
+    storage_class: str | None = typer.Option(
+        None, *flag("storage_class"), help=f"One of {', '.join(STORAGE_CLASSES)} (standard)."
+    ),
     checksum: bool = Checksum,
 ) -> None:
     """Upload a file (or stdin) as an object; the bytes are streamed and checksummed.
@@ -197,10 +212,21 @@ def put(
         key,
         source,
         content_type=content_type,
-        metadata=tags(meta) if meta else {},
+        metadata=_pairs(meta, "--meta"),
         checksum=checksum,
+        storage_class=storage_class,
     )
     cli.render(_described(answer, headers, bucket, key))
+
+
+def _pairs(pairs: list[str], option: str) -> dict[str, str]:
+    found = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=option)
+        found[name] = value
+    return found
 
 
 @app.command("get")
@@ -335,7 +361,7 @@ class _ChunkReader:
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
-        self._pending = b""
+        self._pending = bytearray()
 
     def read(self, size: int = -1) -> bytes:
         while size < 0 or len(self._pending) < size:
@@ -345,7 +371,8 @@ class _ChunkReader:
             self._pending += chunk
         if size < 0:
             size = len(self._pending)
-        data, self._pending = self._pending[:size], self._pending[size:]
+        data = bytes(self._pending[:size])
+        del self._pending[:size]
         return data
 
 
@@ -489,6 +516,12 @@ def sync(
         local_root.mkdir(parents=True, exist_ok=True)
         files = _local_files(local_root)
         for name, obj in objects.items():
+            if name.endswith("/"):
+                continue  # a "folder" marker: no file to write
+            parts = name.split("/")
+            if name.startswith("/") or any(part in ("", ".", "..") for part in parts):
+                cli.warn(f"skipped {bucket}/{base}{name}: not a file name inside {local_root}")
+                continue
             path = local_root / name
             if name not in files or not _same(path, obj):
                 plan.append(

@@ -62,6 +62,12 @@ def test_logging_to_another_bucket(cli: Cli, tmp_path: Path) -> None:
     shown = cli.json("bucket", "show", "site")
     assert shown["logging_enabled"] is True
     assert shown["log_prefix"] == "access/"
+    put_bytes(cli, tmp_path, "site", "index.html", b"<h1>hi</h1>")
+    cli.ok("object", "get", "site", "index.html", str(tmp_path / "got.html"))
+    logs = cli.json("object", "ls", "site-logs", "--prefix", "access/")["objects"]
+    assert logs, "the instant clock delivers access logs at once"
+    _, text = cli.binary("object", "get", "site-logs", logs[-1]["object_key"], "-")
+    assert b"index.html" in text
     make(cli, "other")
     refused = cli("bucket", "logging", "other", "--target-bucket", "nowhere")
     assert refused.exit_code in (ExitCode.USAGE, ExitCode.NOT_FOUND), str(refused)

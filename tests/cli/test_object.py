@@ -79,8 +79,20 @@ def test_the_tour_from_the_issue(cli: Cli, photos: str, tmp_path: Path) -> None:
 
 def test_head_shows_metadata_without_bytes(cli: Cli, photos: str, tmp_path: Path) -> None:
     source = write(tmp_path / "report.csv", b"a,b\n1,2\n")
-    cli.ok("object", "put", photos, "r.csv", str(source), "--meta", "owner=ana")
+    cli.ok(
+        "object",
+        "put",
+        photos,
+        "r.csv",
+        str(source),
+        "--meta",
+        "owner=ana",
+        "--storage-class",
+        "standard-ia",
+    )
     shown = cli.json("object", "head", photos, "r.csv")
+    assert shown["storage_class"] == "standard-ia"
+    expect_error(cli("object", "put", photos, "r", str(source), "--meta", "x"), 2, "--meta")
     assert shown["size_bytes"] == 8
     assert shown["content_type"] == "text/csv"
     assert shown["checksum_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
@@ -163,8 +175,13 @@ def test_sync_uploads_only_changes_and_deletes(cli: Cli, photos: str, tmp_path: 
     cli.ok("object", "sync", str(site), f"{photos}/www", "--delete")
     assert sorted(keys(cli, photos, "--prefix", "www/")) == ["www/css/site.css", "www/index.html"]
 
+    # A key that would climb out of the directory is never written there.
+    cli.ok("object", "put", photos, "www/../escaped.txt", str(site / "index.html"))
     back = tmp_path / "back"
-    pulled = cli.json("object", "sync", f"{photos}/www", str(back))
+    synced = cli.ok("object", "sync", f"{photos}/www", str(back), "-o", "json")
+    pulled = synced.json()
+    assert "skipped photos/www/../escaped.txt" in synced.stderr
+    assert not (tmp_path / "escaped.txt").exists()
     assert len(pulled) == 2
     assert (back / "index.html").read_bytes() == b"<h1>HI</h1>"
     assert (back / "css" / "site.css").read_bytes() == b"body{}"
@@ -200,3 +217,55 @@ def test_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
     expect_error(cli("object", "put", "nobucket", "k", str(tmp_path)), ExitCode.USAGE, "directory")
     expect_error(cli("object", "get", "nobucket", "k", "-"), ExitCode.NOT_FOUND)
     expect_error(cli("object", "get", "nobucket", "k", "--range", "x"), ExitCode.USAGE)
+
+
+def test_listings_follow_every_page(
+    cli: Cli, photos: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import commands.object
+
+    source = write(tmp_path / "x", b"x")
+    names = [f"k/{i:02d}" for i in range(7)]
+    for name in names:
+        cli.ok("object", "put", photos, name, str(source))
+    cli.ok("object", "put", photos, "k/03", str(source))  # a second version
+    monkeypatch.setattr(commands.object, "PAGE_SIZE", 2)
+    assert keys(cli, photos, "--prefix", "k/") == names
+    listed = cli.json("object", "ls", photos, "--delimiter", "/")
+    assert listed == {"objects": [], "common_prefixes": ["k/"]}
+    versions = cli.json("object", "versions", photos)
+    assert [v["object_key"] for v in versions] == sorted([*names, "k/03"])
+
+
+def test_another_users_bucket_is_not_found(cli: Cli, photos: str, tmp_path: Path) -> None:
+    source = write(tmp_path / "x", b"mine")
+    cli.ok("object", "put", photos, "x", str(source))
+    bob, password = cli.add_user("bob")
+    cli.add_profile("bob")
+    cli.login("bob", bob, password)
+    as_bob = ("--profile", "bob")
+    for args in (
+        ("object", "put", photos, "x", str(source)),
+        ("object", "get", photos, "x", "-"),
+        ("object", "head", photos, "x"),
+        ("object", "rm", photos, "x"),
+        ("object", "ls", photos),
+        ("object", "make-public", photos, "x"),
+        ("bucket", "show", photos),
+        ("bucket", "delete", photos, "--force", "--yes"),
+    ):
+        expect_error(cli(*as_bob, *args), ExitCode.NOT_FOUND)
+    expect_error(cli(*as_bob, "bucket", "create", photos), ExitCode.CONFLICT, "CONFLICT")
+    _, data = cli.binary("object", "get", photos, "x", "-")
+    assert data == b"mine"
+
+
+def test_an_empty_object(cli: Cli, photos: str, tmp_path: Path) -> None:
+    empty = write(tmp_path / "empty", b"")
+    put = cli.json("object", "put", photos, "empty", str(empty))
+    assert put["size_bytes"] == 0
+    assert cli.binary("object", "put", photos, "empty-stdin", "-", stdin=b"")[0].exit_code == 0
+    copy = tmp_path / "copy"
+    cli.ok("object", "get", photos, "empty", str(copy))
+    assert copy.read_bytes() == b""
+    assert cli.binary("object", "get", photos, "empty-stdin", "-")[1] == b""

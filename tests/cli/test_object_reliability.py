@@ -5,6 +5,7 @@ engine has started again (embedded: the next command; a server: the aborted requ
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.runner import Cli
+from atonix_cli.errors import ExitCode
+from tests.cli.runner import Cli, expect_error
 
 SIZE = 256 << 20
 REPO = Path(__file__).resolve().parents[2]
@@ -127,3 +129,32 @@ def test_kill_9_mid_upload_keeps_the_previous_version(
         assert time.monotonic() < deadline, f"left on disk: {left}"
         time.sleep(0.5)
     assert _files(root / bucket_id) == stored_before
+
+
+def test_an_unusable_data_directory_is_one_clear_error(
+    cli: Cli, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    cli.ok("bucket", "create", "fragile")
+    kept = tmp_path / "kept"
+    kept.write_bytes(b"kept bytes")
+    cli.ok("object", "put", "fragile", "kept", str(kept))
+    before = cli.json("bucket", "show", "fragile")
+    tmp = _blob_root(cli, request) / "tmp"
+    shutil.rmtree(tmp)
+    tmp.write_text("a file where the uploads go")
+    try:
+        for size in (5, 3 << 20):
+            other = tmp_path / f"other-{size}"
+            other.write_bytes(b"x" * size)
+            refused = cli("object", "put", "fragile", "kept", str(other))
+            expect_error(refused, ExitCode.UNAVAILABLE, "cannot store the object", "nothing")
+    finally:
+        tmp.unlink()
+    after = cli.json("bucket", "show", "fragile")
+    assert (after["total_objects"], after["total_size_bytes"]) == (
+        before["total_objects"],
+        before["total_size_bytes"],
+    )
+    _, data = cli.binary("object", "get", "fragile", "kept", "-")
+    assert data == b"kept bytes"
+    cli.ok("object", "put", "fragile", "kept", str(kept))  # writable again

@@ -34,6 +34,10 @@ class Store:
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
         self.paths.append(path)
         target = self.root / "blob"
+        if method == "PUT" and path.endswith("/refuse"):
+            body = b'{"error": "too big", "code": "TOO_LARGE"}'
+            start_response("413 Payload Too Large", _json(body))
+            return [body]  # without reading the body, as a server refusing early does
         if method == "PUT":
             left = int(environ.get("CONTENT_LENGTH") or 0)
             digest = hashlib.sha256()
@@ -56,6 +60,8 @@ class Store:
             return [body] if method != "HEAD" else []
         size = target.stat().st_size
         headers = [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))]
+        if "sum=" in environ.get("QUERY_STRING", ""):
+            headers.append(("x-atonix-checksum-sha256", environ["QUERY_STRING"].split("sum=")[1]))
         start_response("200 OK", headers)
         if method == "HEAD":
             return []
@@ -197,3 +203,52 @@ def test_the_file_wrapper_copies_from_where_the_file_stands(tmp_path: Path) -> N
     handle.close()
     assert copied == 2 << 20
     assert (tmp_path / "out").read_bytes() == data[1000 : 1000 + (2 << 20)]
+
+
+def test_a_download_that_does_not_match_its_checksum_leaves_the_file_alone(
+    client: tuple[ApiClient, Store], tmp_path: Path
+) -> None:
+    from atonix_cli import transfer
+    from atonix_cli.errors import CliError
+
+    api, _ = client
+    data = os.urandom(3 << 20)
+    (tmp_path / "in").write_bytes(data)
+    with (tmp_path / "in").open("rb") as upload:
+        checksum = hashlib.sha256(data).hexdigest()
+        headers = {"x-atonix-checksum-sha256": checksum}
+        api.transfer("PUT", "objects/x", headers=headers, upload=upload, length=len(data)).close()
+    dest = tmp_path / "dest"
+    dest.write_bytes(b"before")
+    for claimed, ok in ((checksum, True), ("0" * 64, False)):
+        response = api.transfer("GET", "objects/x", params={"sum": claimed})
+        try:
+            if ok:
+                assert transfer.download(response, str(dest), verify=True) == len(data)
+                assert dest.read_bytes() == data
+                dest.write_bytes(b"before")
+                continue
+            if isinstance(api.transport, HttpTransport):
+                with pytest.raises(CliError, match="do not match"):
+                    transfer.download(response, str(dest), verify=True)
+                assert dest.read_bytes() == b"before"
+            else:  # in-process nothing is in transit: not hashed again
+                transfer.download(response, str(dest), verify=True)
+        finally:
+            response.close()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dest")] == []
+
+
+def test_a_server_refusing_mid_upload_is_one_clear_error(
+    client: tuple[ApiClient, Store], source: Path
+) -> None:
+    from atonix_cli.errors import CliError
+
+    api, _ = client
+    with source.open("rb") as upload, pytest.raises(CliError) as refused:
+        api.transfer("PUT", "objects/refuse", upload=upload, length=SIZE).close()
+    error = refused.value
+    if isinstance(error, ApiFailure):
+        assert error.code == "TOO_LARGE"
+    else:
+        assert "broke during PUT" in error.message
