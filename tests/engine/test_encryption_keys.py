@@ -502,3 +502,26 @@ def test_the_first_keys_made_at_once_agree_on_the_master_key(engine: LocalEngine
 
     with ThreadPoolExecutor(6) as pool:
         assert list(pool.map(make, range(6))) == [201] * 6
+
+
+def test_concurrent_rotations_each_add_one_version(engine: LocalEngine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    alice = engine.user()
+    made = _create(alice.client)
+    token = alice.client.headers["Authorization"]
+
+    def rotate(_: int) -> int:
+        with engine.client(token) as client:
+            return client.post(key(made["key_id"], "rotate")).status_code
+
+    with ThreadPoolExecutor(5) as pool:
+        assert list(pool.map(rotate, range(5))) == [200] * 5
+    assert expect(alice.client.get(key(made["key_id"])), 200)["rotation_count"] == 5
+    with unit_of_work(engine) as ctx:
+        versions = ctx.session.exec(
+            select(EncryptionKeyMaterial.version).where(
+                EncryptionKeyMaterial.key_id == made["key_id"]
+            )
+        ).all()
+    assert sorted(versions) == [1, 2, 3, 4, 5, 6]
