@@ -336,3 +336,15 @@ def test_a_nat_gateway_still_creating_blocks(manual: LocalEngine) -> None:
     assert "creating" in blocked["detail"]
     manual.advance(2)
     assert tour.ask("db-1", "internet", 443)["reachable"] is True
+
+
+def test_an_instances_address_stands_for_the_instance(tour: Tour) -> None:
+    by_address = tour.ask("web-1", tour.db_1["private_ip"], 5432)
+    assert by_address["reachable"] is True, by_address
+    assert by_address["destination"]["instance_id"] == tour.db_1["instance_id"]
+    assert steps(by_address)[-1] == ("security-group-ingress", "allowed")
+    public = tour.ask("internet", tour.web_1["public_ip"], 443)
+    assert public["reachable"] is True
+    assert public["destination"]["instance_id"] == tour.web_1["instance_id"]
+    # An address of the VPC that nothing holds stays an address.
+    assert tour.ask("web-1", "10.1.2.200", 5432)["destination"]["type"] == "cidr"
