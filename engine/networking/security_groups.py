@@ -3,6 +3,7 @@ balancers), the default group of each VPC, and refusals while anything still use
 
 from __future__ import annotations
 
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -424,15 +425,16 @@ def remove_rule(ctx: Ctx, group: SecurityGroup, body: RemoveRuleBody) -> Securit
 def stored(ctx: Ctx) -> bool:
     """Whether this database has security groups' tables at all: a module that loads this one
     only when it needs it (an instance launch) may run before any group was ever made."""
-    if SecurityGroup.__tablename__ in _READY.get(id(ctx.db), ()):
+    if ctx.db in _STORED:
         return True
     found = inspect(ctx.session.connection()).has_table(SecurityGroup.__tablename__)
     if found:
-        _READY.setdefault(id(ctx.db), set()).add(SecurityGroup.__tablename__)
+        _STORED.add(ctx.db)
     return found
 
 
-_READY: dict[int, set[str]] = {}
+# The databases known to have the tables (tables are never dropped, so once is enough).
+_STORED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def attach(
