@@ -186,6 +186,8 @@ def _end(ctx: Ctx, text: str, name: str) -> End:
     from engine.networking import refs
 
     try:
+        if not _instances_stored(ctx):
+            raise ValidationFailed("no instance has ever been launched here")
         instance = refs.find(ctx, INSTANCES, text, field=name)
     except ValidationFailed:
         raise field_error(
@@ -197,7 +199,7 @@ def _end(ctx: Ctx, text: str, name: str) -> End:
 def _holder(ctx: Ctx, end: End, other: End) -> End:
     """An address that is an instance's is that instance: its private address within the other
     end's VPC, or a public address anywhere."""
-    if end.kind != "cidr" or end.network.prefixlen != 32:
+    if end.kind != "cidr" or end.network.prefixlen != 32 or not _instances_stored(ctx):
         return end
     from sqlalchemy import and_, or_
 
@@ -215,6 +217,14 @@ def _holder(ctx: Ctx, end: End, other: End) -> End:
     )
     found = ctx.session.exec(query.limit(1)).first()
     return end if found is None else End("instance", end.text, instance=found)
+
+
+def _instances_stored(ctx: Ctx) -> bool:
+    """Whether the instances' table exists: networking requests load no compute module, so on a
+    database where no instance was ever launched it does not."""
+    from sqlalchemy import inspect
+
+    return bool(inspect(ctx.session.connection()).has_table("instances"))
 
 
 def _looks_like_address(text: str) -> bool:
