@@ -559,3 +559,7 @@ SECURITY_GROUPS = Collection(
         ),
     ),
 )
+
+# A group names its VPC, so the VPCs' table (and what it brings) is created with this one,
+# before the first request: a database may have groups before it ever had a VPC.
+import engine.networking.vpcs  # noqa: E402, F401
