@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     CONFLICT = 5  # duplicate, wrong state, still in use
     QUOTA = 6
     UNAVAILABLE = 7  # unreachable, timed out, rate limited, service unavailable
+    NOT_REACHABLE = 5  # `network reachability`: the traffic would not get through
     INTERRUPTED = 130
 
 
@@ -22,6 +23,8 @@ class ExitCode(IntEnum):
 EXIT_FOR_CODE: dict[str, ExitCode] = {
     "VALIDATION_ERROR": ExitCode.USAGE,
     "TOO_LARGE": ExitCode.USAGE,
+    "CHECKSUM_MISMATCH": ExitCode.USAGE,  # the bytes sent are not those the checksum names
+    "RANGE_NOT_SATISFIABLE": ExitCode.USAGE,
     "METHOD_NOT_ALLOWED": ExitCode.USAGE,
     "UNAUTHENTICATED": ExitCode.AUTH,
     "FORBIDDEN": ExitCode.AUTH,

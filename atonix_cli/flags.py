@@ -20,6 +20,17 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "cidr_block": ("--cidr",),
     "map_public_ip_on_launch": ("--public-ips",),
     "destination_cidr": ("--destination",),
+    # Networking: security groups and reachability.
+    "security_groups": ("--security-group",),
+    "from_port": ("--port",),
+    "referenced_sg_id": ("--source-group",),
+    "source": ("--from",),
+    "destination": ("--to",),
+    "key_state": ("--state",),
+    "versioning_enabled": ("--versioning",),
+    "encryption_enabled": ("--encryption",),
+    "log_target_bucket": ("--target-bucket",),
+    "log_prefix": ("--prefix",),
 }
 
 

@@ -58,6 +58,27 @@ COMMANDS: dict[str, Entry] = {
         "NAT gateways: private subnets' way out, from a public subnet.",
         "Networking",
     ),
+    "security-group": Entry(
+        "commands.security_group",
+        "app",
+        "Security groups: which traffic reaches instances, rule by rule.",
+        "Networking",
+    ),
+    "network": Entry(
+        "commands.network",
+        "app",
+        "Network questions: can A reach B on this port, and if not, why not.",
+        "Networking",
+    ),
+    "bucket": Entry(
+        "commands.bucket", "app", "Buckets: create, versioning, logging, statistics.", "Storage"
+    ),
+    "object": Entry(
+        "commands.object", "app", "Objects: put, get, ls, versions, cp, sync, presign.", "Storage"
+    ),
+    "key": Entry(
+        "commands.key", "app", "Encryption keys: create, rotate, enable, disable.", "Storage"
+    ),
     "login": Entry(
         "commands.auth",
         "login_app",

@@ -29,6 +29,9 @@ Ref = typer.Argument(..., metavar="INSTANCE", help="Instance id (i-…) or uniqu
 Wait = typer.Option(False, "--wait", help="Wait until the change has completed.")
 Timeout = typer.Option(300.0, "--timeout", min=0, help="Seconds to wait at most with --wait.")
 Zone = typer.Option(None, *flag("availability_zone"), help="us-west-2a, us-west-2b or us-west-2c.")
+SecurityGroups = typer.Option(
+    [], *flag("security_groups"), help="Group id or name, repeatable (default: the VPC's)."
+)
 
 
 @app.command("list")
@@ -102,6 +105,7 @@ def create(
         *flag("enable_termination_protection"),
         help="Refuse termination until cleared.",
     ),
+    security_groups: list[str] = SecurityGroups,
     tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable."),
     wait: bool = Wait,
     timeout: float = Timeout,
@@ -124,6 +128,7 @@ def create(
         "enable_monitoring": enable_monitoring,
         "enable_termination_protection": enable_termination_protection,
         "tags": tags(tag) or None,
+        "security_groups": security_groups or None,
     }
     created = cli.client.post(INSTANCES.path, {k: v for k, v in body.items() if v is not None})
     cli.info(f"Launching instance {name} ({created['instance_id']})")
@@ -141,9 +146,12 @@ def update(
         *flag("enable_termination_protection", negatable=True),
         help="Set or clear termination protection.",
     ),
+    security_groups: list[str] = typer.Option(
+        [], *flag("security_groups"), help="Group id or name, repeatable; replaces the groups."
+    ),
     tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable; replaces all tags."),
 ) -> None:
-    """Change an instance's name, description, monitoring, protection or tags.
+    """Change an instance's name, description, monitoring, protection, groups or tags.
 
     Example: atonix instance update web-1 --no-enable-termination-protection
     """
@@ -154,6 +162,7 @@ def update(
         "enable_monitoring": enable_monitoring,
         "enable_termination_protection": enable_termination_protection,
         "tags": tags(tag) if tag else None,
+        "security_groups": security_groups or None,
     }
     changes = {k: v for k, v in body.items() if v is not None}
     path = INSTANCES.item(INSTANCES.resolve(cli, ref))

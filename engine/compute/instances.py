@@ -16,7 +16,7 @@ from engine import ipam
 from engine.collection import Action, Collection, StateMachine
 from engine.compute import flavors, images, metrics
 from engine.context import Ctx
-from engine.errors import Conflict, InvalidState, field_error
+from engine.errors import Conflict, InvalidState
 from engine.resources import (
     AVAILABILITY_ZONES,
     CommonInput,
@@ -159,8 +159,6 @@ def create_instance(ctx: Ctx, spec: InstanceCreate) -> Instance:
         subnet = subnets.for_launch(
             ctx, subnet_ref=spec.subnet_id, vpc_ref=spec.vpc_id, zone=spec.availability_zone
         )
-    if spec.security_groups:
-        raise field_error("security_groups", f"no such security group {spec.security_groups[0]!r}")
     owner = ctx.principal.username
     instance_id = INSTANCES.new_id()
     instance = Instance(
@@ -203,6 +201,8 @@ def create_instance(ctx: Ctx, spec: InstanceCreate) -> Instance:
             ctx, pool=f"default:{owner}", network=DEFAULT_PRIVATE_NETWORK, resource_id=instance_id
         )
         instance.public_ip = _public_ip(ctx, instance_id)
+    if spec.security_groups or instance.vpc_id:
+        instance.security_groups = _wear(ctx, instance, spec.security_groups, new=True)
     INSTANCES.begin(ctx, instance, "pending")
     INSTANCES.added(ctx, instance)
     ctx.audit_details.update(flavor=flavor.flavor_id, image=image.image_id)
@@ -218,11 +218,25 @@ def _public_ip(ctx: Ctx, instance_id: str) -> str | None:
         return None
 
 
+def _wear(ctx: Ctx, instance: Instance, refs: list[str], *, new: bool = False) -> list[str]:
+    """Attach the security groups `refs` names (default: its VPC's default group)."""
+    from engine.networking import security_groups
+
+    return security_groups.attach(
+        ctx,
+        resource_type="instance",
+        resource_id=instance.instance_id,
+        vpc_id=instance.vpc_id,
+        refs=refs,
+        new=new,
+    )
+
+
 def update_instance(ctx: Ctx, instance: Instance, spec: InstanceUpdate) -> Instance:
     if instance.status in INSTANCES.machine.final_states:
         raise InvalidState(f"instance {instance.instance_id} is {instance.status}")
-    if spec.security_groups:
-        raise field_error("security_groups", f"no such security group {spec.security_groups[0]!r}")
+    if spec.security_groups is not None:
+        instance.security_groups = _wear(ctx, instance, spec.security_groups)
     apply_common(instance, spec, now=ctx.now)
     for name in ("enable_monitoring", "enable_termination_protection"):
         value = getattr(spec, name)
@@ -266,6 +280,10 @@ def terminate_instance(ctx: Ctx, instance: Instance) -> Instance:
         subnets.release(ctx, resource_id=instance.instance_id)
         route_tables.target_gone(ctx, instance.instance_id)
     instance.private_ip = instance.public_ip = None
+    if instance.security_groups:
+        from engine.networking import security_groups
+
+        security_groups.detach(ctx, resource_type="instance", resource_id=instance.instance_id)
     INSTANCES.release_quota(ctx, instance)
     return _acted(ctx, instance)
 

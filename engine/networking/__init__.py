@@ -7,4 +7,5 @@ COLLECTIONS: tuple[str, ...] = (
     "route_tables",
     "internet_gateways",
     "nat_gateways",
+    "security_groups",
 )

@@ -209,6 +209,21 @@ def vpc_security_groups(ctx: Ctx, vpc: Vpc) -> Any:
     return _nested(ctx, groups, col(groups.model.vpc_id) == vpc.vpc_id, vpc)
 
 
+def reachability(request: Any) -> Any:
+    from engine.networking import reachability
+
+    return reachability.answer(request)
+
+
+_END = "an instance (id or name), a CIDR or address, or `internet` (required)"
+REACHABILITY_QUERY = {
+    "source": f"Where from: {_END}",
+    "destination": f"Where to: {_END}",
+    "port": "The destination port, 0-65535 (required for tcp and udp)",
+    "protocol": "tcp (default), udp, icmp or all",
+}
+
+
 def _nested(ctx: Ctx, kind: Collection, where: Any, vpc: Vpc) -> Any:
     """A page of the VPC's resources of one kind (A4's envelope), every one of them."""
     from engine.api.routes import SERVICES
@@ -243,6 +258,14 @@ VPCS = Collection(
         Action("subnets", vpc_subnets, "GET", summary="The VPC's subnets"),
         Action("security_groups", vpc_security_groups, "GET", summary="The VPC's security groups"),
         Action("route_tables", vpc_route_tables, "GET", summary="The VPC's route tables"),
+        Action(
+            "reachability",
+            reachability,
+            "GET",
+            detail=False,
+            summary="Can a source reach a destination on a port, and if not, why not",
+            query=REACHABILITY_QUERY,
+        ),
     ),
 )
 
@@ -252,4 +275,5 @@ VPCS = Collection(
 import engine.networking.internet_gateways  # noqa: E402
 import engine.networking.nat_gateways  # noqa: E402
 import engine.networking.route_tables  # noqa: E402
+import engine.networking.security_groups  # noqa: E402
 import engine.networking.subnets  # noqa: E402, F401
