@@ -20,6 +20,28 @@ class Kind(NamedTuple):
 
 
 CATALOG: dict[str, Kind] = {
+    "buckets": Kind(
+        name="buckets",
+        label="bucket",
+        id_prefix="bkt",
+        states=("creating", "active", "deleting", "deleted", "faulted"),
+        transitions={"creating": "active", "deleting": "deleted"},
+        final=("deleted",),
+        actions={
+            "statistics": "",
+            "enable_versioning": "Versioning enabled on",
+            "enable_logging": "Logging enabled on",
+        },
+    ),
+    "encryption-keys": Kind(
+        name="encryption-keys",
+        label="encryption key",
+        id_prefix="key",
+        states=(),
+        transitions={},
+        final=(),
+        actions={"rotate": "Rotated", "disable": "Disabled", "enable": "Enabled"},
+    ),
     "flavors": Kind(
         name="flavors",
         label="flavor",
@@ -92,6 +114,15 @@ CATALOG: dict[str, Kind] = {
             "associate": "",
             "disassociate": "",
         },
+    ),
+    "s3-objects": Kind(
+        name="s3-objects",
+        label="object",
+        id_prefix="obj",
+        states=(),
+        transitions={},
+        final=(),
+        actions={"make_public": "", "make_private": "", "change_storage_class": ""},
     ),
     "security-groups": Kind(
         name="security-groups",

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from atonix_cli.errors import ApiFailure
 
 API_PREFIX = "/api/v1/"
 PAGE_SIZE = 1000  # the API's maximum: lists are fetched whole, a page at a time
+CHUNK = 1 << 20  # bytes per read and write of a streamed body
 
 
 @dataclass
@@ -22,6 +23,39 @@ class RawResponse:
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
+
+
+class Streamed(Protocol):
+    """A response whose body is read as it arrives, never held whole (object bytes)."""
+
+    status: int
+    headers: dict[str, str]
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body, a chunk at a time."""
+        ...
+
+    def copy_to(self, out: BinaryIO, progress: Callable[[int], None] | None = None) -> int:
+        """Write the whole body to `out` (file to file where the transport can); bytes written."""
+        ...
+
+    def read(self) -> bytes:
+        """The whole body: only for small ones (an error's JSON)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def copy_chunks(
+    chunks: Iterator[bytes], out: BinaryIO, progress: Callable[[int], None] | None
+) -> int:
+    written = 0
+    for chunk in chunks:
+        out.write(chunk)
+        written += len(chunk)
+        if progress:
+            progress(len(chunk))
+    return written
 
 
 class Transport(Protocol):
@@ -36,6 +70,20 @@ class Transport(Protocol):
         headers: Mapping[str, str],
         body: bytes | None,
     ) -> RawResponse: ...
+
+    def open(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        upload: BinaryIO | None,
+        length: int,
+    ) -> Streamed:
+        """Send `length` bytes read from `upload` as the body, and answer with the response
+        unread, to be streamed; neither side is held whole."""
+        ...
 
     def close(self) -> None: ...
 
@@ -71,7 +119,7 @@ class ApiClient:
         if method == "POST":
             # Makes a create safe to retry: the server answers a repeat with the first response.
             headers["Idempotency-Key"] = uuid.uuid4().hex
-        query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        query = _query(params)
         if self.trace:
             self.trace(f"> {method} {API_PREFIX}{path} {query or ''}")
         response = self.transport.send(
@@ -85,6 +133,45 @@ class ApiClient:
         if response.status >= 400:
             raise _failure(response)
         return response.json()
+
+    def transfer(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        upload: BinaryIO | None = None,
+        length: int = 0,
+    ) -> Streamed:
+        """A request with a raw body streamed from `upload` (object bytes) whose response is
+        streamed back; an error answer is read and raised as ApiFailure. Close what it returns.
+        """
+        sent = {"Accept": "*/*", "User-Agent": _user_agent(), **(headers or {})}
+        if self.authorization:
+            sent["Authorization"] = self.authorization
+        query = _query(params)
+        if self.trace:
+            self.trace(f"> {method} {API_PREFIX}{path} {query or ''} ({length} bytes streamed)")
+        response = self.transport.open(
+            method, API_PREFIX + path, params=query, headers=sent, upload=upload, length=length
+        )
+        if self.trace:
+            self.trace(
+                f"< {response.status} ({response.headers.get('content-length', '?')} bytes) "
+                f"request-id={response.headers.get('x-request-id', '-')}"
+            )
+        if response.status >= 400:
+            try:
+                body = response.read() if method != "HEAD" else b""
+            finally:
+                response.close()
+            if not body and response.status in _BODILESS:
+                # A HEAD answer has no body to carry the A3 error: its status says which.
+                code, message = _BODILESS[response.status]
+                raise ApiFailure(status=response.status, code=code, message=message)
+            raise _failure(RawResponse(status=response.status, body=body, headers=response.headers))
+        return response
 
     def get(self, path: str, **params: Any) -> Any:
         return self.call("GET", path, params=params)
@@ -105,6 +192,17 @@ class ApiClient:
 
     def close(self) -> None:
         self.transport.close()
+
+
+_BODILESS = {
+    401: ("UNAUTHENTICATED", "not authenticated"),
+    403: ("FORBIDDEN", "forbidden"),
+    404: ("NOT_FOUND", "not found"),
+}
+
+
+def _query(params: Mapping[str, Any] | None) -> dict[str, str]:
+    return {k: _param(v) for k, v in (params or {}).items() if v is not None}
 
 
 def _param(value: Any) -> str:

@@ -23,6 +23,8 @@ class ExitCode(IntEnum):
 EXIT_FOR_CODE: dict[str, ExitCode] = {
     "VALIDATION_ERROR": ExitCode.USAGE,
     "TOO_LARGE": ExitCode.USAGE,
+    "CHECKSUM_MISMATCH": ExitCode.USAGE,  # the bytes sent are not those the checksum names
+    "RANGE_NOT_SATISFIABLE": ExitCode.USAGE,
     "METHOD_NOT_ALLOWED": ExitCode.USAGE,
     "UNAUTHENTICATED": ExitCode.AUTH,
     "FORBIDDEN": ExitCode.AUTH,

@@ -26,6 +26,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "referenced_sg_id": ("--source-group",),
     "source": ("--from",),
     "destination": ("--to",),
+    "key_state": ("--state",),
+    "versioning_enabled": ("--versioning",),
+    "encryption_enabled": ("--encryption",),
+    "log_target_bucket": ("--target-bucket",),
+    "log_prefix": ("--prefix",),
 }
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import BinaryIO
 
 import httpx
 
-from atonix_cli.client import RawResponse
+from atonix_cli.client import CHUNK, RawResponse, copy_chunks
 from atonix_cli.errors import CliError, ExitCode
 
 MAX_ATTEMPTS = 4
@@ -64,8 +65,91 @@ class HttpTransport:
                 continue
             return response
 
+    def open(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        upload: BinaryIO | None,
+        length: int,
+    ) -> HttpStream:
+        # A body streamed from a file or a pipe cannot be sent twice: only reads are retried.
+        sent = dict(headers)
+        content: Iterator[bytes] | None = None
+        if upload is not None:
+            sent["Content-Length"] = str(length)  # so httpx sends it whole, not chunked
+            content = _read_chunks(upload, length)
+        attempt = 0
+        while True:
+            attempt += 1
+            request = self._client.build_request(
+                method, path, params=params, headers=sent, content=content
+            )
+            try:
+                reply = self._client.send(request, stream=True)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+                if upload is None and method in SAFE_METHODS and attempt < MAX_ATTEMPTS:
+                    self._sleep(_backoff(attempt))
+                    continue
+                raise CliError(
+                    f"cannot reach {self.endpoint}: {_reason(exc)}", ExitCode.UNAVAILABLE
+                ) from None
+            except httpx.TimeoutException:
+                raise CliError(
+                    f"{self.endpoint} did not answer in time ({method} {path})",
+                    ExitCode.UNAVAILABLE,
+                ) from None
+            except httpx.TransportError as exc:
+                # The endpoint closed the connection while the body was still going out.
+                raise CliError(
+                    f"the connection to {self.endpoint} broke during {method} {path}: "
+                    f"{_reason(exc)}",
+                    ExitCode.UNAVAILABLE,
+                ) from None
+            return HttpStream(reply, self.endpoint)
+
     def close(self) -> None:
         self._client.close()
+
+
+class HttpStream:
+    """An httpx response read as it arrives."""
+
+    def __init__(self, reply: httpx.Response, endpoint: str) -> None:
+        self._reply = reply
+        self._endpoint = endpoint
+        self.status = reply.status_code
+        self.headers = {k.lower(): v for k, v in reply.headers.items()}
+
+    def chunks(self) -> Iterator[bytes]:
+        try:
+            yield from self._reply.iter_raw()
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise CliError(
+                f"the connection to {self._endpoint} broke mid-transfer: {_reason(exc)}",
+                ExitCode.UNAVAILABLE,
+            ) from None
+
+    def copy_to(self, out: BinaryIO, progress: Callable[[int], None] | None = None) -> int:
+        return copy_chunks(self.chunks(), out, progress)
+
+    def read(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def close(self) -> None:
+        self._reply.close()
+
+
+def _read_chunks(upload: BinaryIO, length: int) -> Iterator[bytes]:
+    left = length
+    while left > 0:
+        chunk = upload.read(min(CHUNK, left))
+        if not chunk:
+            break
+        left -= len(chunk)
+        yield chunk
 
 
 def _retryable(response: RawResponse) -> bool:

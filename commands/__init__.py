@@ -70,6 +70,15 @@ COMMANDS: dict[str, Entry] = {
         "Network questions: can A reach B on this port, and if not, why not.",
         "Networking",
     ),
+    "bucket": Entry(
+        "commands.bucket", "app", "Buckets: create, versioning, logging, statistics.", "Storage"
+    ),
+    "object": Entry(
+        "commands.object", "app", "Objects: put, get, ls, versions, cp, sync, presign.", "Storage"
+    ),
+    "key": Entry(
+        "commands.key", "app", "Encryption keys: create, rotate, enable, disable.", "Storage"
+    ),
     "login": Entry(
         "commands.auth",
         "login_app",

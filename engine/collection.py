@@ -106,6 +106,9 @@ class Collection(ResourceKind):
     # the row ({"instances": 1, "vcpus": lambda i: i.vcpus}).
     quota: Mapping[str, int | Callable[[Any], int]] = field(default_factory=dict)
     counted: bool = False  # keep per-owner row counts (engine.counts) so list counts are O(1)
+    # Routes of its own beyond CRUD and actions (engine.api.routes.Route), such as the buckets'
+    # data route; one with the method and path of a generic route replaces it.
+    routes: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         set_ = functools.partial(object.__setattr__, self)

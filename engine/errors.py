@@ -15,6 +15,7 @@ class ApiError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        self.headers: list[tuple[str, str]] = []  # response headers it adds (Content-Range)
 
     def body(self, request_id: str) -> dict[str, Any]:
         return {
@@ -27,6 +28,12 @@ class ApiError(Exception):
 
 class ValidationFailed(ApiError):
     status, code = 400, "VALIDATION_ERROR"
+
+
+class ChecksumMismatch(ValidationFailed):
+    """The bytes received are not those the client hashed: nothing was stored."""
+
+    code = "CHECKSUM_MISMATCH"
 
 
 class Unauthenticated(ApiError):
@@ -59,6 +66,10 @@ class DependencyViolation(ApiError):
 
 class TooLarge(ApiError):
     status, code = 413, "TOO_LARGE"
+
+
+class RangeNotSatisfiable(ApiError):
+    status, code = 416, "RANGE_NOT_SATISFIABLE"
 
 
 class QuotaExceeded(ApiError):

@@ -8,6 +8,7 @@ import secrets
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,7 +16,7 @@ from urllib.parse import parse_qs
 from sqlmodel import Session
 
 from engine import timeline
-from engine.api.http import MAX_JSON_BODY, Request, Response, encode_json
+from engine.api.http import MAX_JSON_BODY, Request, Response, Stream, encode_json
 from engine.api.router import Router
 from engine.api.routes import PLATFORM, RESET, Route
 from engine.context import Ctx, Principal
@@ -37,6 +38,8 @@ _STATUS_TEXT = {
     201: "Created",
     202: "Accepted",
     204: "No Content",
+    206: "Partial Content",
+    304: "Not Modified",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
@@ -44,6 +47,7 @@ _STATUS_TEXT = {
     405: "Method Not Allowed",
     409: "Conflict",
     413: "Payload Too Large",
+    416: "Range Not Satisfiable",
     429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
@@ -79,7 +83,12 @@ class EngineApp:
                 request_id=request_id,
                 source_ip=environ.get("REMOTE_ADDR"),
             )
-        return _send(response, request_id, start_response, head=environ["REQUEST_METHOD"] == "HEAD")
+        return _send(
+            response,
+            request_id,
+            start_response,
+            head=environ["REQUEST_METHOD"] == "HEAD",
+        )
 
     # --- dispatch ----------------------------------------------------------------------------
 
@@ -103,7 +112,11 @@ class EngineApp:
             handler = self._handler(route.handler)
             resource = route.resource
             request.kind = _load(resource) if isinstance(resource, str) else resource
-            response = self._run(request, route, handler, request_id, source_ip)
+            if route.raw:
+                response = self._run_raw(request, route, handler, request_id, source_ip)
+            else:
+                _read_body(request)
+                response = self._run(request, route, handler, request_id, source_ip)
         except ApiError as error:
             self._audit_failure(request, route, error)
             response = _error_response(error, request_id)
@@ -175,6 +188,46 @@ class EngineApp:
                 idempotency.remember(ctx, key=idempotency_key, request=request, response=response)
             return response
 
+    def _run_raw(
+        self, request: Request, route: Route, handler: Any, request_id: str, source_ip: str | None
+    ) -> Response:
+        """A raw route: the caller is authenticated (or anonymous: no Authorization header, for
+        public objects and presigned URLs, which the handler checks), due work is done, then
+        the handler reads the body and runs its own units of work through `request.unit`, each
+        a transaction; a write's audit record commits with it, as on every route."""
+        from engine.identity.service import authorize
+
+        db = self.db
+        with db.session(write=False) as session:
+            if request.headers.get("authorization"):
+                principal = self._caller(request, session, request_id, source_ip).principal
+                authorize(principal, route.permission)
+            else:
+                request.ctx_ = Ctx(
+                    db=db,
+                    session=session,
+                    principal=_ANONYMOUS,
+                    now=db.now(session),
+                    request_id=request_id,
+                    source_ip=source_ip,
+                    user_agent=request.headers.get("user-agent", ""),
+                )
+            due = timeline.anything_due(session.connection(), request.ctx.now)
+        if due:
+            with db.writing() as conn:
+                timeline.work_due(conn, request.ctx.now)
+
+        @contextmanager
+        def unit(*, write: bool, audit: bool = True) -> Iterator[Ctx]:
+            with db.session(write=write) as session:
+                ctx = request.ctx_ = replace(request.ctx, session=session, now=db.now(session))
+                yield ctx
+                if write and audit and route.action and ctx.principal is not _ANONYMOUS:
+                    _audit_success(request, route)
+
+        request.unit = unit
+        return _as_response(handler(request), route)
+
     def _caller(
         self, request: Request, session: Session, request_id: str, source_ip: str | None
     ) -> Ctx:
@@ -240,7 +293,7 @@ def _audit_success(request: Request, route: Route) -> None:
     from engine import audit
     from engine.collection import Collection
 
-    kind, subject, ctx = route.resource, request.subject, request.ctx
+    kind, subject, ctx = request.kind, request.subject, request.ctx
     if isinstance(kind, Collection):
         resource_id = getattr(subject, kind.id_field) if subject is not None else ""
         resource_name = getattr(subject, "name", "") if subject is not None else ""
@@ -276,7 +329,17 @@ def _as_response(result: Any, route: Route) -> Response:
 
 
 def _error_response(error: ApiError, request_id: str) -> Response:
-    return Response(status=error.status, body=error.body(request_id))
+    return Response(status=error.status, body=error.body(request_id), headers=error.headers)
+
+
+def _read_body(request: Request) -> None:
+    """A JSON route's whole body, up to MAX_JSON_BODY (a raw route reads its own stream)."""
+    length = request.content_length
+    if length is None or length == 0:
+        return
+    if length > MAX_JSON_BODY:
+        raise TooLarge(f"request body of {length} bytes is over the {MAX_JSON_BODY}-byte limit")
+    request.body = request.stream.read(length)
 
 
 def _request_from_environ(environ: dict[str, Any]) -> Request:
@@ -287,10 +350,11 @@ def _request_from_environ(environ: dict[str, Any]) -> Request:
     }
     if environ.get("CONTENT_TYPE"):
         headers["content-type"] = environ["CONTENT_TYPE"]
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    if length > MAX_JSON_BODY:
-        raise TooLarge(f"request body of {length} bytes is over the {MAX_JSON_BODY}-byte limit")
-    body = environ["wsgi.input"].read(length) if length else b""
+    declared = (environ.get("CONTENT_LENGTH") or "").strip()
+    if declared and not declared.isdecimal():
+        raise ValidationFailed(
+            "Content-Length: must be a number of bytes", details={"content-length": [declared]}
+        )
     method = environ["REQUEST_METHOD"]
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     # No database stores a NUL character (PostgreSQL refuses it outright): refused up front.
@@ -309,13 +373,55 @@ def _request_from_environ(environ: dict[str, Any]) -> Request:
         path=path,
         query=query,
         headers=headers,
-        body=body,
+        stream=environ["wsgi.input"],
+        content_length=int(declared) if declared else None,
+        head=method == "HEAD",
     )
 
 
+class FileRange:
+    """A streamed body that is bytes [start, start + length) of a plain file: iterated by any
+    server, or copied file to file by a caller that looks for `file` (the embedded transport)."""
+
+    def __init__(self, stream: Stream) -> None:
+        self.file, self.start, self.length = stream.file, stream.start, stream.length
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._stream.chunks
+
+    def close(self) -> None:
+        _close_stream(self._stream)
+
+
+def _close_stream(stream: Stream) -> None:
+    close = getattr(stream.chunks, "close", None)
+    if close is not None:
+        close()
+    if stream.close is not None:
+        stream.close()
+
+
 def _send(
-    response: Response, request_id: str, start_response: StartResponse, *, head: bool
-) -> Iterator[bytes]:
+    response: Response,
+    request_id: str,
+    start_response: StartResponse,
+    *,
+    head: bool,
+) -> Iterable[bytes]:
+    body = response.body
+    if isinstance(body, Stream):
+        headers = [
+            ("Content-Type", body.content_type),
+            ("Content-Length", str(body.length)),
+            ("X-Request-Id", request_id),
+            *response.headers,
+        ]
+        start_response(f"{response.status} {_STATUS_TEXT.get(response.status, 'Unknown')}", headers)
+        if head:
+            _close_stream(body)
+            return iter(())
+        return FileRange(body) if body.file is not None else _Closing(body)
     if isinstance(response.body, bytes):
         payload, content_type = response.body, "application/octet-stream"
     elif response.body is None or response.status == 204:
@@ -331,3 +437,16 @@ def _send(
     status = f"{response.status} {_STATUS_TEXT.get(response.status, 'Unknown')}"
     start_response(status, headers)
     return iter(()) if head or not payload else iter((payload,))
+
+
+class _Closing:
+    """A streamed body whose resources are released when the server closes the iterable."""
+
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._stream.chunks
+
+    def close(self) -> None:
+        _close_stream(self._stream)

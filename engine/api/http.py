@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,6 +21,20 @@ if TYPE_CHECKING:
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 MAX_JSON_BODY = 1 << 20
+
+
+@dataclass
+class Stream:
+    """A streamed response body: `length` bytes from `chunks`, never held whole. When they are
+    bytes [start, start + length) of a plain file, `file` is it, so a server's file wrapper or
+    an in-process caller may copy file to file instead (`engine.api.app.FileRange`)."""
+
+    chunks: Iterator[bytes]
+    length: int
+    content_type: str = "application/octet-stream"
+    file: Any = None
+    start: int = 0
+    close: Callable[[], None] | None = None
 
 
 @dataclass
@@ -40,6 +56,12 @@ class Request:
     kind: ResourceKind | None = None
     ctx_: Ctx | None = None
     subject: Any = None  # the resource the request acted on, for its audit record
+    # A raw route's body, unread: a file-like `read(n)`, and the declared length if any.
+    stream: Any = None
+    content_length: int | None = None
+    head: bool = False  # a HEAD, served by the GET route with no body sent
+    # A raw route's units of work: `with request.unit(write=True) as ctx:` (see EngineApp).
+    unit: Callable[..., AbstractContextManager[Ctx]] | None = None
 
     @property
     def ctx(self) -> Ctx:

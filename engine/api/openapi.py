@@ -22,7 +22,7 @@ SECURITY: list[dict[str, list[str]]] = [{"Token": []}, {"ApiKey": []}, {"Bearer"
 _CRUD = "engine.api.crud"
 _SCHEMAS = "#/components/schemas/"
 _QUERY_TYPES: dict[Any, str] = {int: "integer", float: "number", parse_bool: "boolean"}
-_PATH_PARAM = re.compile(r"\{(\w+)\}")
+_PATH_PARAM = re.compile(r"\{(\w+)(?::path)?\}")
 # The failures an operation documents: each status with what the A3 `code` says there.
 _ERRORS = {
     400: "Invalid request: malformed JSON, unknown or invalid field or parameter "
@@ -33,6 +33,9 @@ _ERRORS = {
     405: "The path exists but not with this method (METHOD_NOT_ALLOWED)",
     409: "Duplicate (CONFLICT), wrong state (INVALID_STATE) or still in use (DEPENDENCY_VIOLATION)",
     413: "The request body is too large (TOO_LARGE)",
+    416: "The Range is outside the object (RANGE_NOT_SATISFIABLE)",
+    503: "The service cannot take the request now, such as a full data volume "
+    "(SERVICE_UNAVAILABLE)",
     429: "A quota would be exceeded (QUOTA_EXCEEDED, never worth a retry) or too many "
     "requests (RATE_LIMITED, see Retry-After)",
     500: "An unexpected failure; quote the request id (INTERNAL_ERROR)",
@@ -57,7 +60,9 @@ def build() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         model = bodies[route]
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(
+        # `{key:path}` (the rest of the path) is an ordinary `{key}` to OpenAPI.
+        path = route.path.replace(":path}", "}")
+        paths.setdefault(path, {})[route.method.lower()] = _operation(
             route, body_refs[model] if model else None
         )
     return {
@@ -167,7 +172,56 @@ def _operation(route: Route, body_ref: dict[str, Any] | None) -> dict[str, Any]:
             for status in _error_statuses(route)
         },
     }
+    if route.raw:
+        _raw_operation(route, operation)
     return operation
+
+
+def _raw_operation(route: Route, operation: dict[str, Any]) -> None:
+    """A data route: raw bytes in (PUT) or out (GET), its headers, and no credentials needed
+    for public objects or presigned URLs."""
+    operation["description"] = (
+        "The raw bytes, streamed. Public objects (GET, HEAD) and presigned URLs (expires, "
+        "method, signature) need no credentials."
+    )
+    parameters = operation.setdefault("parameters", [])
+    for name in ("version_id", "expires", "method", "signature"):
+        parameters.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": "A version (version_id) or a presigned URL's part",
+                "schema": {"type": "string"},
+            }
+        )
+    header_names = {
+        "PUT": (
+            "x-atonix-checksum-sha256",
+            "Content-MD5",
+            "x-atonix-storage-class",
+            "x-atonix-meta-name",
+        ),
+        "GET": ("Range", "If-None-Match"),
+    }.get(route.method, ())
+    for name in header_names:
+        parameters.append(
+            {"name": name, "in": "header", "required": False, "schema": {"type": "string"}}
+        )
+    if route.method == "PUT":
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    if route.method == "GET":
+        binary = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+        operation["responses"] = {
+            "200": {"description": "The object's bytes", "content": binary},
+            "206": {"description": "The bytes of the Range", "content": binary},
+            "304": {"description": "Not modified (If-None-Match)"},
+            "416": {"$ref": "#/components/responses/416"},
+            **{k: v for k, v in operation["responses"].items() if k not in ("200",)},
+        }
 
 
 def _successes(route: Route, kind: Any, paged: bool) -> dict[str, Any]:

@@ -24,8 +24,10 @@ class RouteSet:
         self._static_paths: set[str] = {r.path for r in routes if "{" not in r.path}
         for route in routes:
             if "{" in route.path:
-                regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", route.path)
-                self._patterns.append((re.compile(f"^{regex}$"), route))
+                # `{name}` is one path segment; `{name:path}` the rest of the path, slashes and all.
+                regex = re.sub(r"\{(\w+):path\}", r"(?P<\1>(?s:.+))", route.path)
+                regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
+                self._patterns.append((re.compile(f"^{regex}\\Z"), route))
             else:
                 self._static[(route.method, route.path)] = route
 

@@ -30,6 +30,9 @@ class Route:
     custom: Action | None = None  # the collection's custom action this route runs
     # A platform write's audit resource_type (a collection's comes from its declaration).
     resource_type: str = ""
+    # A raw route: its handler reads the body as a stream (`request.stream`) and runs its own
+    # units of work (`request.unit`); its response may be streamed (`engine.api.http.Stream`).
+    raw: bool = False
 
 
 def collection_routes(coll: Collection) -> tuple[Route, ...]:
@@ -74,7 +77,8 @@ def collection_routes(coll: Collection) -> tuple[Route, ...]:
                 act,
             )
         )
-    return tuple(routes)
+    own = {(r.method, r.path) for r in coll.routes}
+    return (*(r for r in routes if (r.method, r.path) not in own), *coll.routes)
 
 
 def _platform() -> list[Route]:

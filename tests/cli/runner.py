@@ -71,6 +71,21 @@ class Cli:
             assert "Traceback" not in result.stderr, str(result)
         return result
 
+    def binary(self, *args: str, stdin: bytes = b"") -> tuple[Result, bytes]:
+        """Run a command whose stdin or stdout carries bytes (`atonix object put ... -`): its
+        result (stdout decoded, for text) and the raw bytes it wrote on stdout."""
+        raw_out = io.BytesIO()
+        out = io.TextIOWrapper(raw_out, encoding="utf-8", write_through=True)
+        stdin_text = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
+        err = io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err), mock.patch("sys.stdin", stdin_text):
+            code = run(list(args))
+            out.flush()
+        data = raw_out.getvalue()
+        result = Result(args, code, data.decode(errors="replace"), err.getvalue())
+        assert "Traceback" not in result.stderr, str(result)
+        return result, data
+
     def ok(self, *args: str, input: str | None = None) -> Result:
         """Run a command that must succeed."""
         result = self(*args, input=input)

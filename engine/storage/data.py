@@ -1,0 +1,772 @@
+"""The data route (SPEC A1): object bytes in and out, streamed, never held whole; presigned URLs.
+
+`PUT buckets/<bucket>/objects/<key>` streams the body into a blob while hashing it (MD5, the
+ETag, and SHA-256), checks the checksums the client sent, makes the blob durable, and only then
+commits the row with the bucket's totals, its limit and the audit record in one transaction.
+`GET` streams the blob back (one `Range`, `If-None-Match`); `HEAD` is the same without a body;
+`DELETE` adds a delete marker when the bucket keeps versions, or removes a version for good.
+
+Who may: the bucket's owner (or an admin) with a credential; anyone for a public object's reads;
+anyone holding a presigned URL, for the one method and key it was signed for, until it expires.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field as PydanticField
+from sqlmodel import col, select
+
+from engine.api.http import Request, Response, Stream
+from engine.context import Ctx, Principal
+from engine.errors import (
+    ChecksumMismatch,
+    Forbidden,
+    NotFound,
+    QuotaExceeded,
+    RangeNotSatisfiable,
+    TooLarge,
+    Unauthenticated,
+    ValidationFailed,
+    field_error,
+)
+from engine.resources import Body
+from engine.storage import blobs, buckets
+from engine.storage import s3_objects as objects
+from engine.storage.buckets import GIB, Bucket
+from engine.storage.s3_objects import NULL_VERSION, S3Object
+
+MAX_OBJECT_BYTES = 5 * GIB  # SPEC B5: 5 GB per object
+BUCKET_LIMIT_BYTES = 1000 * GIB  # SPEC B5: 1000 GB per bucket
+SMALL_BODY = 256 * 1024  # a body this small is read whole, then stored in one transaction
+META_PREFIX = "x-atonix-meta-"
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+PUBLIC_ACLS = ("public-read", "public-read-write")
+
+
+# --- keys and access -------------------------------------------------------------------------
+
+
+def object_key(request: Request) -> str:
+    """The key: the rest of the path, percent-decoded once. A WSGI server hands the path over
+    as latin-1 characters of its bytes (PEP 3333), decoded here as UTF-8; a path that is not
+    such a spelling (httpx's WSGITransport decodes as UTF-8 itself) is taken as it is."""
+    raw = request.params["key"]
+    try:
+        key = raw.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        key = raw
+    return objects.check_key(key)
+
+
+def _signature(secret: bytes, method: str, bucket_id: str, key: str, expires: int) -> str:
+    message = f"{method}\n{bucket_id}\n{key}\n{expires}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def presign_secret(db: Any) -> bytes:
+    """The engine's signing secret: `ATONIX_PRESIGN_KEY`, or `<data_dir>/presign.key` (0600),
+    made on first use; shared by every worker and server on that data directory."""
+    configured = os.environ.get("ATONIX_PRESIGN_KEY")
+    if configured:
+        return configured.encode()
+    path = Path(db.data_dir) / "presign.key"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_hex(32).encode()
+    temporary = path.with_name(f".presign.key.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secret)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(temporary, path)  # the first to get there wins; everyone reads its secret
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path.read_bytes()
+
+
+def _as_owner(ctx: Ctx, bucket: Bucket, via: str) -> None:
+    """A presigned request acts as the bucket's owner, who signed it."""
+    ctx.principal = Principal(
+        user_id=0,
+        username=bucket.owner or "",
+        role="developer",
+        scopes=("storage:read", "storage:write"),
+        credential=via,
+        credential_id="",
+    )
+
+
+def _presigned(ctx: Ctx, request: Request, key: str, method: str) -> Bucket | None:
+    """The bucket of a valid presigned request; None if the request is not presigned; 403 if
+    the URL was altered, is for another method or key, or has expired."""
+    signature = request.arg("signature")
+    if signature is None:
+        return None
+    expires_raw, signed_method = request.arg("expires") or "", request.arg("method") or ""
+    refused = Forbidden("the presigned URL is invalid or has expired")
+    if not expires_raw.isdecimal() or signed_method != method:
+        raise refused
+    expires = int(expires_raw)
+    bucket = buckets.find_public(ctx, request.params["id"])
+    if bucket is None:
+        raise refused
+    expected = _signature(presign_secret(ctx.db), method, bucket.bucket_id, key, expires)
+    if not hmac.compare_digest(expected, signature):
+        raise refused
+    if expires <= int(ctx.now.timestamp()):
+        raise refused
+    _as_owner(ctx, bucket, "presigned")
+    return bucket
+
+
+def _readable_bucket(ctx: Ctx, request: Request, key: str) -> tuple[Bucket, bool]:
+    """The bucket a read names, and whether only public objects of it may be read."""
+    presigned = _presigned(ctx, request, key, "GET")
+    if presigned is not None:
+        return presigned, False
+    ref = request.params["id"]
+    if ctx.principal.username:
+        try:
+            return buckets.find(ctx, ref), False
+        except NotFound:
+            found = buckets.find_public(ctx, ref)
+            if found is None:
+                raise
+            return found, True  # another user's bucket: its public objects only, else 404
+    found = buckets.find_public(ctx, ref)
+    if found is None:
+        raise Unauthenticated("authentication required: send an API key or a bearer token")
+    return found, True
+
+
+def _writable_bucket(
+    ctx: Ctx, request: Request, key: str, method: str, *, lock: bool = False
+) -> Bucket:
+    """The bucket a write names, locked until the unit of work ends if `lock` (and active)."""
+    presigned = _presigned(ctx, request, key, method)
+    if presigned is not None:
+        return _for_write(ctx, presigned) if lock else presigned
+    if not ctx.principal.username:
+        raise Unauthenticated("authentication required: send an API key or a bearer token")
+    found = buckets.find(ctx, request.params["id"], for_write=lock)
+    if lock:
+        buckets.require_active(found)
+    return found
+
+
+def _for_write(ctx: Ctx, bucket: Bucket) -> Bucket:
+    """The bucket's row again, locked until the unit of work ends (its totals change)."""
+    locked = buckets.find(ctx, bucket.bucket_id, for_write=True, owner=bucket.owner)
+    buckets.require_active(locked)
+    return locked
+
+
+# --- headers ---------------------------------------------------------------------------------
+
+
+def _object_headers(obj: S3Object) -> list[tuple[str, str]]:
+    headers = [
+        ("ETag", f'"{obj.etag}"'),
+        ("Last-Modified", _http_date(obj.last_modified)),
+        ("Accept-Ranges", "bytes"),
+        ("x-atonix-checksum-sha256", obj.sha256),
+        ("x-atonix-storage-class", obj.storage_class),
+        ("x-atonix-object-id", obj.object_id),
+    ]
+    if obj.version_id != NULL_VERSION:
+        headers.append(("x-atonix-version-id", obj.version_id))
+    for name, value in (obj.meta or {}).items():
+        headers.append((f"{META_PREFIX}{name}", str(value)))
+    return headers
+
+
+def _http_date(when: datetime) -> str:
+    from email.utils import format_datetime
+
+    return format_datetime(when.astimezone(UTC), usegmt=True)
+
+
+def _user_metadata(request: Request) -> dict[str, str]:
+    found = {}
+    for name, value in request.headers.items():
+        if name.startswith(META_PREFIX) and len(name) > len(META_PREFIX):
+            found[name[len(META_PREFIX) :]] = value
+    if any("\x00" in k or "\x00" in v for k, v in found.items()):
+        raise field_error("metadata", "must not contain NUL characters")
+    if sum(len(k) + len(v) for k, v in found.items()) > 2048:
+        raise field_error("metadata", "user metadata must total at most 2 KB (as S3's)")
+    return found
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One `Range` as [start, stop); None for none (or a form this route does not serve, such
+    as several ranges: the whole object then, as HTTP allows); 416 if it cannot be met."""
+    if not header:
+        return None
+    found = _RANGE.match(header.strip())
+    if found is None or found.group(1) == found.group(2) == "":
+        return None
+    first, last = found.groups()
+    if first == "":
+        length = int(last)
+        if length == 0:
+            raise _unsatisfiable(size)
+        return max(size - length, 0), size
+    start = int(first)
+    stop = min(int(last) + 1, size) if last else size
+    if last and int(last) < start:
+        return None
+    if start >= size:
+        raise _unsatisfiable(size)
+    return start, stop
+
+
+def _unsatisfiable(size: int) -> RangeNotSatisfiable:
+    error = RangeNotSatisfiable(
+        f"the range is outside the object's {size} bytes", details={"size": size}
+    )
+    error.headers = [("Content-Range", f"bytes */{size}")]
+    return error
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    tags = [t.strip().removeprefix("W/").strip('"') for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+# --- encryption ------------------------------------------------------------------------------
+
+
+def _sealing() -> Any:
+    try:
+        from engine.storage import sealing
+    except ImportError:  # pragma: no cover - the key service is part of this build
+        return None
+    return sealing
+
+
+def new_data_key(ctx: Ctx, bucket: Bucket) -> tuple[str, bytes, bytes] | None:
+    if not bucket.encryption_enabled or not bucket.kms_key_id or _sealing() is None:
+        return None
+    from engine.storage import encryption_keys
+
+    data_key, wrapped = encryption_keys.new_data_key(ctx, key_id=bucket.kms_key_id)
+    return bucket.kms_key_id, data_key, wrapped
+
+
+# --- PUT -------------------------------------------------------------------------------------
+
+
+class Upload:
+    """The body on its way into a blob: hashed, counted, bounded, sealed if the bucket says."""
+
+    def __init__(self, writer: Any, sealed: tuple[str, bytes, bytes] | None) -> None:
+        self.writer = writer
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+        self.sealed = sealed
+        self._sealer: Any = None
+        if sealed is not None:
+            self._sealer = _sealing().SealingWriter(writer.raw, sealed[1])
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > MAX_OBJECT_BYTES:
+            raise _too_large()
+        self.md5.update(chunk)
+        self.sha256.update(chunk)
+        if self._sealer is not None:
+            self._sealer.write(chunk)
+        else:
+            self.writer.write(chunk)
+
+    def finish(self) -> None:
+        try:
+            if self._sealer is not None:
+                self._sealer.close()
+            self.writer.finish()
+        except OSError as error:
+            raise blobs.storage_error(error) from None
+
+
+def _too_large() -> TooLarge:
+    return TooLarge(
+        f"an object may hold at most {MAX_OBJECT_BYTES} bytes (5 GB); nothing was stored",
+        details={"limit": MAX_OBJECT_BYTES},
+    )
+
+
+def _chunks(request: Request, declared: int | None) -> Iterator[bytes]:
+    """The body in pieces, as the client sends it; 400 if it ends before its declared length."""
+    read = request.stream.read
+    if declared is None:
+        while True:
+            chunk = read(blobs.CHUNK)
+            if not chunk:
+                return
+            yield chunk
+    left = declared
+    while left > 0:
+        chunk = read(min(blobs.CHUNK, left))
+        if not chunk:
+            raise ValidationFailed(
+                f"the upload ended after {declared - left} of its {declared} bytes; "
+                "nothing was stored",
+                details={"received": declared - left, "declared": declared},
+            )
+        left -= len(chunk)
+        yield chunk
+
+
+def _check_checksums(request: Request, upload: Upload) -> None:
+    sent = request.headers.get("x-atonix-checksum-sha256")
+    if sent is not None and sent.strip().lower() != upload.sha256.hexdigest():
+        raise ChecksumMismatch(
+            "the SHA-256 of the bytes received does not match x-atonix-checksum-sha256; "
+            "nothing was stored",
+            details={"expected": sent.strip().lower(), "received": upload.sha256.hexdigest()},
+        )
+    md5 = request.headers.get("content-md5")
+    if md5 is not None:
+        try:
+            expected = base64.b64decode(md5.strip(), validate=True).hex()
+        except (binascii.Error, ValueError):
+            raise field_error("content-md5", "must be the base64 of an MD5 digest") from None
+        if expected != upload.md5.hexdigest():
+            raise ChecksumMismatch(
+                "the MD5 of the bytes received does not match Content-MD5; nothing was stored",
+                details={"expected": expected, "received": upload.md5.hexdigest()},
+            )
+
+
+def _over_limit(bucket: Bucket, adding: int) -> QuotaExceeded:
+    return QuotaExceeded(
+        f"bucket {bucket.bucket_name} would pass its {BUCKET_LIMIT_BYTES / GIB:g} GB limit; "
+        "nothing was stored",
+        details={
+            "resource_type": "bucket_bytes",
+            "limit": BUCKET_LIMIT_BYTES,
+            "used": bucket.total_size_bytes,
+            "requested": adding,
+        },
+    )
+
+
+def put_object(request: Request) -> Response:
+    """Store the body as the object `key` (a new version when the bucket keeps versions)."""
+    assert request.unit is not None
+    key = object_key(request)
+    declared = request.content_length
+    if declared is not None and declared > MAX_OBJECT_BYTES:
+        raise _too_large()
+    storage_class = request.headers.get("x-atonix-storage-class", "standard")
+    if storage_class not in objects.STORAGE_CLASSES:
+        raise field_error("x-atonix-storage-class", "Invalid storage_class")
+    content_type = (request.headers.get("content-type") or "application/octet-stream")[:255]
+    if "\x00" in content_type:
+        raise field_error("content-type", "must not contain NUL characters")
+    described = (content_type, storage_class, _user_metadata(request))
+    store = _store(request)
+    if declared is not None and declared <= SMALL_BODY:
+        # Read whole first: the bucket, the data key, the blob and the row then take one
+        # transaction (a small put costs one write, one fsync).
+        body = b"".join(_chunks(request, declared))
+        with request.unit(write=True) as ctx:
+            bucket = _writable_bucket(ctx, request, key, "PUT", lock=True)
+            upload = Upload(store.writer(bucket.bucket_id), new_data_key(ctx, bucket))
+            try:
+                _write_all(upload, (body,))
+                _check_checksums(request, upload)
+                upload.finish()
+                obj = request.subject = commit_upload(ctx, bucket, key, upload, *described)
+                _log(ctx, bucket, obj, "PUT", 200, 0)
+            except BaseException:
+                upload.writer.abort()
+                raise
+        upload.writer.done()
+        return _stored(obj)
+    # A large body is checked against the bucket before a byte of it is read.
+    with request.unit(write=False) as ctx:
+        bucket = _writable_bucket(ctx, request, key, "PUT")
+        buckets.require_active(bucket)
+        if declared is not None and bucket.total_size_bytes + declared > BUCKET_LIMIT_BYTES:
+            current = None if bucket.versioning_enabled else objects.latest(ctx, bucket, key)
+            freed = current.size_bytes if current is not None else 0
+            if bucket.total_size_bytes - freed + declared > BUCKET_LIMIT_BYTES:
+                raise _over_limit(bucket, declared)
+    sealed = None
+    if bucket.encryption_enabled and bucket.kms_key_id:
+        with request.unit(write=True, audit=False) as ctx:
+            sealed = new_data_key(ctx, bucket)
+    upload = Upload(store.writer(bucket.bucket_id), sealed)
+    try:
+        _write_all(upload, _chunks(request, declared))
+        _check_checksums(request, upload)
+        upload.finish()
+        with request.unit(write=True) as ctx:
+            locked = _for_write(ctx, bucket)
+            obj = request.subject = commit_upload(ctx, locked, key, upload, *described)
+            _log(ctx, locked, obj, "PUT", 200, 0)
+    except BaseException:
+        upload.writer.abort()
+        raise
+    upload.writer.done()
+    return _stored(obj)
+
+
+def _write_all(upload: Upload, chunks: Any) -> None:
+    try:
+        for chunk in chunks:
+            upload.write(chunk)
+    except OSError as error:
+        raise blobs.storage_error(error) from None
+
+
+def commit_upload(
+    ctx: Ctx,
+    bucket: Bucket,
+    key: str,
+    upload: Upload,
+    content_type: str,
+    storage_class: str,
+    metadata: dict[str, str],
+) -> S3Object:
+    """The row of a stored blob, the bucket's totals and limit, in the caller's transaction."""
+    size = upload.size
+    replaced: S3Object | None = None
+    if not bucket.versioning_enabled:
+        replaced = ctx.session.exec(
+            select(S3Object)
+            .where(
+                col(S3Object.bucket) == bucket.bucket_id,
+                col(S3Object.object_key) == key,
+                col(S3Object.version_id) == NULL_VERSION,
+            )
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).first()
+    freed = replaced.size_bytes if replaced is not None and not replaced.is_delete_marker else 0
+    if bucket.total_size_bytes - freed + size > BUCKET_LIMIT_BYTES:
+        raise _over_limit(bucket, size)
+    sealed = upload.sealed
+    fields: dict[str, Any] = {
+        "size_bytes": size,
+        "content_type": content_type,
+        "etag": upload.md5.hexdigest(),
+        "sha256": upload.sha256.hexdigest(),
+        "last_modified": ctx.now,
+        "updated_at": ctx.now,
+        "storage_class": storage_class,
+        "is_public": False,
+        "acl": "private",
+        "blob": upload.writer.blob,
+        "key_id": sealed[0] if sealed else None,
+        "wrapped_key": base64.b64encode(sealed[2]).decode() if sealed else None,
+        "meta": metadata,
+        "tags": {},
+        "is_latest": True,
+        "listed": True,
+        "is_delete_marker": False,
+    }
+    if replaced is not None:
+        objects.discard(ctx, replaced.blob)
+        for name, value in fields.items():
+            setattr(replaced, name, value)
+        obj = replaced
+        if freed == 0:
+            bucket.total_objects += 1
+    else:
+        if bucket.versioning_enabled:
+            objects.demote_latest(ctx, bucket, key)
+        obj = S3Object(
+            object_id=objects.S3_OBJECTS.new_id(),
+            bucket=bucket.bucket_id,
+            bucket_name=bucket.bucket_name,
+            object_key=key,
+            name="",
+            owner=bucket.owner,
+            region=bucket.region,
+            version_id=secrets.token_hex(12) if bucket.versioning_enabled else NULL_VERSION,
+            created_at=ctx.now,
+            **fields,
+        )
+        bucket.total_objects += 1
+    bucket.total_size_bytes += size - freed
+    bucket.updated_at = ctx.now
+    ctx.session.add(obj)
+    ctx.session.add(bucket)
+    ctx.session.flush()
+    ctx.audit_details.update(
+        bucket=bucket.bucket_id,
+        object_key=key,
+        version_id=obj.version_id,
+        size_bytes=size,
+        etag=obj.etag,
+    )
+    return obj
+
+
+def _stored(obj: S3Object) -> Response:
+    return Response(200, objects.public(obj), headers=_object_headers(obj))
+
+
+# --- GET and HEAD ----------------------------------------------------------------------------
+
+
+def get_object(request: Request) -> Response:
+    """The object's bytes (or a `Range` of them), streamed; HEAD: its headers only."""
+    response, bucket, obj = _get(request)
+    if bucket.logging_enabled:
+        sent = response.body.length if isinstance(response.body, Stream) else 0
+        with _unit(request, write=True, audit=False) as ctx:
+            _log(ctx, bucket, obj, "HEAD" if request.head else "GET", response.status, sent)
+    return response
+
+
+def _get(request: Request) -> tuple[Response, Bucket, S3Object]:
+    assert request.unit is not None
+    key = object_key(request)
+    version_id = request.arg("version_id")
+    store = _store(request)
+    with request.unit(write=False) as ctx:
+        bucket, public_only = _readable_bucket(ctx, request, key)
+        if public_only:
+            # Of another user's bucket, only what is public exists for the caller.
+            try:
+                obj = _find(ctx, bucket, key, version_id)
+            except NotFound:
+                obj = None
+            if obj is None or not (obj.is_public or bucket.acl in PUBLIC_ACLS):
+                if ctx.principal.username:
+                    raise NotFound(f"bucket {request.params['id']} not found")
+                raise Unauthenticated("authentication required: send an API key or a bearer token")
+        else:
+            obj = _find(ctx, bucket, key, version_id)
+        headers = _object_headers(obj)
+        if _etag_matches(request.headers.get("if-none-match"), obj.etag):
+            return Response(304, None, headers=headers), bucket, obj
+        wanted = _range(request.headers.get("range"), obj.size_bytes)
+        start, stop = wanted or (0, obj.size_bytes)
+        status = 206 if wanted is not None else 200
+        if wanted is not None:
+            headers.append(("Content-Range", f"bytes {start}-{stop - 1}/{obj.size_bytes}"))
+        if request.head:
+            empty = Stream(iter(()), stop - start, obj.content_type)
+            return Response(status, empty, headers), bucket, obj
+        try:
+            handle = store.open(obj.blob or "")
+        except (FileNotFoundError, ValueError):
+            raise NotFound(
+                f"object {key!r} of bucket {bucket.bucket_name} has no stored bytes",
+                details={"key": key},
+            ) from None
+        if obj.key_id is None:
+            chunks = blobs.read_file(handle, start, stop)
+            stream = Stream(chunks, stop - start, obj.content_type, file=handle, start=start)
+            return Response(status, stream, headers), bucket, obj
+        try:
+            from engine.storage import encryption_keys
+
+            data_key = encryption_keys.unwrap_data_key(
+                ctx, key_id=obj.key_id, wrapped=base64.b64decode(obj.wrapped_key or "")
+            )
+            plain = _sealing().read_range(handle, data_key, start, stop)
+        except BaseException:
+            handle.close()
+            raise
+    stream = Stream(plain, stop - start, obj.content_type, close=handle.close)
+    return Response(status, stream, headers), bucket, obj
+
+
+def _unit(request: Request, **kwargs: Any) -> Any:
+    assert request.unit is not None
+    return request.unit(**kwargs)
+
+
+def _log(ctx: Ctx, bucket: Bucket, obj: S3Object, operation: str, status: int, sent: int) -> None:
+    """An access-log line when the bucket logs (engine.storage.access_logs)."""
+    if bucket.logging_enabled:
+        from engine.storage import access_logs
+
+        version = None if obj.version_id == NULL_VERSION else obj.version_id
+        text = access_logs.line(
+            ctx,
+            bucket,
+            operation=operation,
+            key=obj.object_key,
+            status=status,
+            sent=sent,
+            size=obj.size_bytes,
+            version_id=version,
+        )
+        access_logs.record(ctx, bucket, text)
+
+
+def _find(ctx: Ctx, bucket: Bucket, key: str, version_id: str | None) -> S3Object:
+    if version_id is not None:
+        obj = objects.version(ctx, bucket, key, version_id or NULL_VERSION)
+    else:
+        found = objects.latest(ctx, bucket, key)
+        if found is None or found.is_delete_marker:
+            raise NotFound(
+                f"no object {key!r} in bucket {bucket.bucket_name}",
+                details={"key": key, "delete_marker": found is not None},
+            )
+        obj = found
+    if obj.is_delete_marker:
+        raise NotFound(
+            f"version {obj.version_id} of {key!r} is a delete marker",
+            details={"key": key, "delete_marker": True},
+        )
+    return obj
+
+
+# --- DELETE ----------------------------------------------------------------------------------
+
+
+def delete_object(request: Request) -> Response:
+    """Without `version_id`: the object goes (a delete marker when the bucket keeps versions);
+    with it, that version goes for good."""
+    assert request.unit is not None
+    key = object_key(request)
+    version_id = request.arg("version_id")
+    with request.unit(write=True) as ctx:
+        bucket = _writable_bucket(ctx, request, key, "DELETE", lock=True)
+        headers: list[tuple[str, str]] = []
+        if version_id is not None:
+            obj = objects.version(ctx, bucket, key, version_id or NULL_VERSION)
+            request.subject = obj
+            objects.remove_version(ctx, bucket, obj)
+            if obj.is_delete_marker:
+                headers.append(("x-atonix-delete-marker", "true"))
+        else:
+            current = objects.latest(ctx, bucket, key)
+            if current is None or current.is_delete_marker:
+                raise NotFound(
+                    f"no object {key!r} in bucket {bucket.bucket_name}", details={"key": key}
+                )
+            if bucket.versioning_enabled:
+                objects.demote_latest(ctx, bucket, key)
+                marker = S3Object(
+                    object_id=objects.S3_OBJECTS.new_id(),
+                    bucket=bucket.bucket_id,
+                    bucket_name=bucket.bucket_name,
+                    object_key=key,
+                    owner=bucket.owner,
+                    region=bucket.region,
+                    version_id=secrets.token_hex(12),
+                    is_delete_marker=True,
+                    is_latest=True,
+                    listed=False,
+                    etag="",
+                    last_modified=ctx.now,
+                    created_at=ctx.now,
+                    updated_at=ctx.now,
+                    tags={},
+                    meta={},
+                )
+                ctx.session.add(marker)
+                ctx.session.flush()
+                request.subject = marker
+                headers += [("x-atonix-delete-marker", "true")]
+                headers += [("x-atonix-version-id", marker.version_id)]
+            else:
+                request.subject = current
+                objects.remove_version(ctx, bucket, current)
+        bucket.updated_at = ctx.now
+        ctx.session.add(bucket)
+        ctx.audit_details.update(bucket=bucket.bucket_id, object_key=key, version_id=version_id)
+        _log(ctx, bucket, request.subject, "DELETE", 204, 0)
+    return Response(204, None, headers=headers)
+
+
+# --- presigned URLs --------------------------------------------------------------------------
+
+
+class PresignBody(Body):
+    key: str
+    method: Literal["GET", "PUT"] = "GET"
+    expires_in: int = PydanticField(default=3600, ge=1, le=MAX_PRESIGN_SECONDS)
+
+
+def presign(request: Request) -> dict[str, Any]:
+    """POST buckets/<id>/presign/: a URL for one GET or PUT of one key, until it expires."""
+    from urllib.parse import quote, urlencode
+
+    ctx = request.ctx
+    body = request.parse(PresignBody)
+    key = objects.check_key(body.key)
+    bucket = buckets.bucket_of(ctx, request.params["id"])
+    if body.method == "PUT":
+        from engine.identity.service import authorize
+
+        authorize(ctx.principal, "storage:write")
+    expires_at = ctx.now + timedelta(seconds=body.expires_in)
+    expires = int(expires_at.timestamp())
+    signature = _signature(presign_secret(ctx.db), body.method, bucket.bucket_id, key, expires)
+    from engine.api.routes import SERVICES
+
+    path = f"{SERVICES}/buckets/{bucket.bucket_id}/objects/{quote(key, safe='/')}"
+    query = urlencode({"expires": expires, "method": body.method, "signature": signature})
+    host = request.headers.get("host")
+    return {
+        "url": f"http://{host}{path}?{query}" if host else None,
+        "path": f"{path}?{query}",
+        "method": body.method,
+        "bucket": bucket.bucket_id,
+        "key": key,
+        "expires_at": expires_at,
+    }
+
+
+# --- leftovers -------------------------------------------------------------------------------
+
+
+def _store(request: Request) -> blobs.LocalBlobStore:
+    """The blob store, swept of leftovers on its first use in this process and now and then."""
+    db = request.ctx.db
+    store, first = blobs.store(db)
+    if first or store.sweep_due():
+        sweep(db)
+    return store
+
+
+def sweep(db: Any) -> int:
+    """Remove what interrupted uploads and unfinished deletions left on disk."""
+    store, _ = blobs.store(db)
+
+    def known(names: list[str]) -> set[str]:
+        with db.engine.connect() as conn:
+            table = S3Object.__table__  # type: ignore[attr-defined]
+            found = conn.execute(select(table.c.blob).where(table.c.blob.in_(names))).scalars()
+            named = set(found)
+            conn.rollback()
+        return named
+
+    removed = store.sweep(known)
+    objects.collect_garbage(db)
+    return removed

@@ -1,0 +1,667 @@
+"""Objects (`s3-objects`): one row per object version, listed by index seeks on the key.
+
+A row holds the metadata of one version; its bytes are a blob (`engine.storage.blobs`) that
+the data route (`engine.storage.data`) writes before the row commits. `listed` marks the rows a
+listing shows, the latest version of each key unless it is a delete marker, so every page
+of a listing is one seek on (bucket, listed, object_key) however many keys the bucket holds.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import field_validator
+from sqlalchemy import BigInteger, Index, String, UniqueConstraint, delete, event, update
+from sqlmodel import Field, SQLModel, col, select
+
+from engine.api.http import Request
+from engine.api.routes import SERVICES, Route
+from engine.clock import utcnow
+from engine.collection import Action, Collection
+from engine.context import Ctx
+from engine.errors import NotFound, ValidationFailed, field_error
+from engine.resources import (
+    MAX_PAGE_SIZE,
+    Body,
+    CommonInput,
+    ResourceBase,
+    list_page,
+    parse_bool,
+)
+from engine.sqltypes import UTCDateTime
+from engine.storage import buckets
+from engine.storage.buckets import ACLS, Bucket
+
+STORAGE_CLASSES = ("standard", "standard-ia", "intelligent-tiering", "glacier", "deep-archive")
+MAX_KEY_BYTES = 1024
+NULL_VERSION = "null"  # the version of every object in a bucket without versioning (as S3's)
+DEFAULT_PAGE = 1000  # keys per listing page unless page_size says (S3 lists 1,000)
+
+# Keys compare byte by byte on every database, so a prefix is a range of the index: PostgreSQL
+# columns are collated "C" (a database's default collation may order by locale rules).
+KeyType = String(MAX_KEY_BYTES).with_variant(String(MAX_KEY_BYTES, collation="C"), "postgresql")
+
+
+class S3Object(ResourceBase, table=True):
+    __tablename__ = "s3_objects"
+    __table_args__ = (
+        UniqueConstraint("bucket", "object_key", "version_id", name="ux_s3_objects_version"),
+        Index("ix_s3_objects_listing", "bucket", "listed", "object_key"),
+        Index("ix_s3_objects_versions", "bucket", "object_key", "id"),
+        Index("ix_s3_objects_owner_created", "owner", "created_at"),
+    )
+    object_id: str = Field(unique=True, max_length=32)
+    bucket: str = Field(max_length=32)  # the bucket's public id
+    bucket_name: str = Field(max_length=63)
+    object_key: str = Field(sa_type=KeyType)
+    version_id: str = Field(default=NULL_VERSION, max_length=64)
+    is_latest: bool = True
+    is_delete_marker: bool = False
+    listed: bool = True  # is_latest and not is_delete_marker: what a listing shows
+    size_bytes: int = Field(default=0, sa_type=BigInteger)
+    content_type: str = Field(default="application/octet-stream", max_length=255)
+    etag: str = Field(default="", max_length=64)  # hex MD5 of the bytes
+    sha256: str = Field(default="", max_length=64)
+    last_modified: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    storage_class: str = Field(default="standard", max_length=32)
+    is_public: bool = False
+    acl: str = Field(default="private", max_length=32)
+    blob: str | None = Field(default=None, max_length=96)
+    # Sealed at rest: the encryption key that wraps this version's data key, and the wrapped key.
+    key_id: str | None = Field(default=None, max_length=64)
+    wrapped_key: str | None = Field(default=None, max_length=512)
+
+
+class BlobGarbage(SQLModel, table=True):
+    """Blobs no row names any more, added in the transaction that dropped them; removed from
+    disk once it commits (and by the next sweep if the process died first)."""
+
+    __tablename__ = "blob_garbage"
+    id: int | None = Field(default=None, primary_key=True)
+    blob: str = Field(max_length=96)  # a blob, or "<bucket_id>/" for a whole bucket's
+
+
+class ObjectUpdate(Body):
+    storage_class: str | None = None
+    is_public: bool | None = None
+    acl: Literal["private", "public-read", "public-read-write", "authenticated-read"] | None = None
+    metadata: dict[str, Any] | None = None
+    tags: dict[str, str] | None = None
+
+    _tags = field_validator("tags")(CommonInput._tags.__func__)  # type: ignore[attr-defined]
+
+    @field_validator("storage_class")
+    @classmethod
+    def _class(cls, value: str | None) -> str | None:
+        if value is not None and value not in STORAGE_CLASSES:
+            raise ValueError("Invalid storage_class")
+        return value
+
+
+class StorageClassBody(Body):
+    storage_class: str
+
+
+def public(obj: S3Object) -> dict[str, Any]:
+    return {
+        "resource_id": obj.object_id,
+        "object_id": obj.object_id,
+        "bucket": obj.bucket,
+        "bucket_name": obj.bucket_name,
+        "object_key": obj.object_key,
+        "name": obj.object_key,
+        "owner": obj.owner,
+        "region": obj.region,
+        "version_id": None if obj.version_id == NULL_VERSION else obj.version_id,
+        "is_latest": obj.is_latest,
+        "is_delete_marker": obj.is_delete_marker,
+        "size_bytes": obj.size_bytes,
+        "size_mb": obj.size_bytes / (1024 * 1024),
+        "content_type": obj.content_type,
+        "etag": obj.etag,
+        "checksum_sha256": obj.sha256,
+        "last_modified": obj.last_modified,
+        "storage_class": obj.storage_class,
+        "is_public": obj.is_public,
+        "acl": obj.acl,
+        "encrypted": obj.key_id is not None,
+        "kms_key_id": obj.key_id,
+        "tags": obj.tags,
+        "metadata": obj.meta,
+        "created_at": obj.created_at,
+        "updated_at": obj.updated_at,
+    }
+
+
+def summary(row: Any) -> dict[str, Any]:
+    """A listing's item (an object row or the listing's own columns): what `ls` shows."""
+    return {
+        "object_id": row.object_id,
+        "object_key": row.object_key,
+        "version_id": None if row.version_id == NULL_VERSION else row.version_id,
+        "is_latest": row.is_latest,
+        "is_delete_marker": row.is_delete_marker,
+        "size_bytes": row.size_bytes,
+        "etag": row.etag,
+        "checksum_sha256": row.sha256,
+        "last_modified": row.last_modified,
+        "storage_class": row.storage_class,
+        "content_type": row.content_type,
+        "is_public": row.is_public,
+    }
+
+
+def _listing_columns() -> tuple[Any, ...]:
+    """What a listing reads: no ORM objects are built for a page (a third of its cost)."""
+    model = S3Object
+    return (
+        col(model.id),
+        col(model.object_id),
+        col(model.object_key),
+        col(model.version_id),
+        col(model.is_latest),
+        col(model.is_delete_marker),
+        col(model.size_bytes),
+        col(model.etag),
+        col(model.sha256),
+        col(model.last_modified),
+        col(model.storage_class),
+        col(model.content_type),
+        col(model.is_public),
+    )
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+def check_key(key: str) -> str:
+    """Keys are opaque: anything of 1-1,024 UTF-8 bytes but a NUL (400 otherwise)."""
+    if "\x00" in key:
+        raise field_error("key", "must not contain NUL characters")
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise field_error("key", "must be valid UTF-8") from None
+    if not 1 <= size <= MAX_KEY_BYTES:
+        raise field_error("key", f"must be 1-{MAX_KEY_BYTES} bytes (it is {size})")
+    return key
+
+
+def _after(prefix: str) -> str | None:
+    """The least string greater than every string starting with `prefix` (None: no bound)."""
+    while prefix:
+        last = ord(prefix[-1])
+        if last < 0x10FFFF and not 0xD7FF <= last < 0xDFFF:
+            return prefix[:-1] + chr(last + 1)
+        prefix = prefix[:-1]
+    return None
+
+
+# --- cursors ---------------------------------------------------------------------------------
+
+
+def _token(position: dict[str, Any]) -> str:
+    raw = json.dumps(position, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _untoken(token: str) -> dict[str, Any]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        position = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(position, dict) or not isinstance(position.get("k"), str):
+            raise ValueError
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise field_error("continuation_token", "not a token this engine gave") from None
+    return position
+
+
+def _page_size(request: Request) -> int:
+    raw = request.arg("page_size") or request.arg("max_keys")
+    if raw is None:
+        return DEFAULT_PAGE
+    if not raw.isdecimal() or int(raw) < 1:
+        raise ValidationFailed(
+            "page_size: must be a positive integer", details={"page_size": [raw]}
+        )
+    return min(int(raw), MAX_PAGE_SIZE)
+
+
+def _next_link(request: Request, token: str | None) -> str | None:
+    if token is None:
+        return None
+    from urllib.parse import urlencode
+
+    params = [
+        (k, v)
+        for k, values in request.query.items()
+        if k not in ("continuation_token", "start_after", "page")
+        for v in values
+    ]
+    params.append(("continuation_token", token))
+    return f"{request.path}?{urlencode(params)}"
+
+
+# --- listing ---------------------------------------------------------------------------------
+
+
+def list_keys(
+    ctx: Ctx,
+    bucket: Bucket,
+    *,
+    prefix: str = "",
+    delimiter: str = "",
+    start_after: str = "",
+    token: str | None = None,
+    page_size: int = DEFAULT_PAGE,
+) -> tuple[list[Any], list[str], str | None]:
+    """One page of the latest objects under `prefix`, in key order after the cursor: the
+    objects, the common prefixes (keys rolled up at the first `delimiter` after the prefix),
+    and the token of the next page (None on the last). Each query is one index range seek;
+    a run of keys under one common prefix is skipped with one more seek, not read."""
+    seek_from, inclusive = start_after, False
+    if token is not None:
+        given = _untoken(token)
+        seek_from, inclusive = given["k"], bool(given.get("i"))
+    if prefix and seek_from < prefix:
+        seek_from, inclusive = prefix, True
+    upper = _after(prefix) if prefix else None
+    found: list[Any] = []
+    prefixes: list[str] = []
+    # Where the next page starts: after the last key returned, or at the end of a prefix.
+    position: dict[str, Any] = {}
+    while True:
+        want = page_size - len(found) - len(prefixes) + 1  # one more: is there a next page?
+        rows = ctx.session.execute(_seek(bucket, seek_from, inclusive, upper).limit(want)).all()
+        jumped = False
+        for row in rows:
+            if len(found) + len(prefixes) == page_size:
+                return found, prefixes, _token(position)
+            rest = row.object_key[len(prefix) :]
+            cut = rest.find(delimiter) if delimiter else -1
+            if cut < 0:
+                found.append(row)
+                position = {"k": row.object_key}
+                seek_from, inclusive = row.object_key, False
+                continue
+            common = prefix + rest[: cut + len(delimiter)]
+            prefixes.append(common)
+            beyond = _after(common)
+            if beyond is None:
+                return found, prefixes, None
+            position = {"k": beyond, "i": 1}
+            seek_from, inclusive, jumped = beyond, True, True
+            break
+        if not jumped:
+            return found, prefixes, None  # fewer rows than asked for: the end
+        if len(found) + len(prefixes) == page_size:
+            more = ctx.session.execute(_seek(bucket, seek_from, inclusive, upper).limit(1)).first()
+            return found, prefixes, _token(position) if more is not None else None
+
+
+def _seek(bucket: Bucket, seek_from: str, inclusive: bool, upper: str | None) -> Any:
+    """Listed rows of a bucket from a key on, in key order: a range of ix_s3_objects_listing."""
+    key = col(S3Object.object_key)
+    query = select(*_listing_columns()).where(
+        col(S3Object.bucket) == bucket.bucket_id,
+        col(S3Object.listed).is_(True),
+        key >= seek_from if inclusive else key > seek_from,
+    )
+    if upper is not None:
+        query = query.where(key < upper)
+    return query.order_by(key)
+
+
+def _listing_args(request: Request) -> dict[str, Any]:
+    def text(name: str) -> str:
+        value = request.arg(name) or ""
+        if len(value.encode()) > MAX_KEY_BYTES:
+            raise field_error(name, f"must be at most {MAX_KEY_BYTES} bytes")
+        return value
+
+    token = request.arg("continuation_token")
+    return {
+        "prefix": text("prefix"),
+        "delimiter": text("delimiter"),
+        "start_after": text("start_after"),
+        "token": token or None,
+        "page_size": _page_size(request),
+    }
+
+
+def listing_page(ctx: Ctx, bucket: Bucket, request: Request) -> dict[str, Any]:
+    args = _listing_args(request)
+    rows, prefixes, token = list_keys(ctx, bucket, **args)
+    narrowed = args["prefix"] or args["delimiter"]
+    return {
+        # The bucket's own count when nothing narrows the listing (it costs no scan); else null.
+        "count": None if narrowed else _listed_count(ctx, bucket),
+        "next": _next_link(request, token),
+        "previous": None,
+        "results": [summary(r) for r in rows],
+        "common_prefixes": prefixes,
+        "is_truncated": token is not None,
+        "next_continuation_token": token,
+        "prefix": args["prefix"],
+        "delimiter": args["delimiter"],
+    }
+
+
+def _listed_count(ctx: Ctx, bucket: Bucket) -> int | None:
+    # Unversioned, every object row is listed: the bucket's total is the count.
+    return None if bucket.versioning_enabled else bucket.total_objects
+
+
+def bucket_objects(request: Request) -> dict[str, Any]:
+    """GET buckets/<id>/objects/: the latest objects, by prefix, delimiter and cursor."""
+    ctx = request.ctx
+    bucket = buckets.bucket_of(ctx, request.params["id"])
+    request.subject = bucket
+    return listing_page(ctx, bucket, request)
+
+
+def list_objects(request: Request) -> dict[str, Any]:
+    """GET s3-objects/: with `bucket` and any of prefix, delimiter, start_after,
+    continuation_token, the cursor listing of that bucket; otherwise a page of the caller's
+    object versions, filtered and ordered as any collection."""
+    ctx = request.ctx
+    cursor = ("prefix", "delimiter", "start_after", "continuation_token")
+    ref = request.arg("bucket")
+    if ref and any(request.arg(name) is not None for name in cursor):
+        return listing_page(ctx, buckets.bucket_of(ctx, ref), request)
+    return list_page(ctx, S3_OBJECTS, request.query, path=request.path)
+
+
+def bucket_versions(request: Request) -> dict[str, Any]:
+    """GET buckets/<id>/versions/: every version and delete marker, by key then newest first;
+    `key` for one key's, `prefix` for a range; a cursor as for objects."""
+    ctx = request.ctx
+    bucket = buckets.bucket_of(ctx, request.params["id"])
+    request.subject = bucket
+    model = S3Object
+    page_size = _page_size(request)
+    exact = request.arg("key")
+    prefix = request.arg("prefix") or ""
+    query = select(*_listing_columns()).where(col(model.bucket) == bucket.bucket_id)
+    key, row_id = col(model.object_key), col(model.id)
+    if exact is not None:
+        query = query.where(key == check_key(exact))
+    elif prefix:
+        query = query.where(key >= prefix)
+        upper = _after(prefix)
+        if upper is not None:
+            query = query.where(key < upper)
+    token = request.arg("continuation_token")
+    if token:
+        position = _untoken(token)
+        last_key, last_id = position["k"], position.get("n", 0)
+        if not isinstance(last_id, int) or not 0 <= last_id < 2**63:
+            raise field_error("continuation_token", "not a token this engine gave")
+        query = query.where((key > last_key) | ((key == last_key) & (row_id < last_id)))
+    rows = ctx.session.execute(query.order_by(key, row_id.desc()).limit(page_size + 1)).all()
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    next_token = _token({"k": rows[-1].object_key, "n": rows[-1].id}) if more and rows else None
+    return {
+        "count": None,
+        "next": _next_link(request, next_token),
+        "previous": None,
+        "results": [summary(r) for r in rows],
+        "is_truncated": more,
+        "next_continuation_token": next_token,
+    }
+
+
+# --- versions, rows and bytes ----------------------------------------------------------------
+
+
+def latest(ctx: Ctx, bucket: Bucket, key: str) -> S3Object | None:
+    return ctx.session.exec(
+        select(S3Object).where(
+            col(S3Object.bucket) == bucket.bucket_id,
+            col(S3Object.object_key) == key,
+            col(S3Object.is_latest).is_(True),
+        )
+    ).first()
+
+
+def version(ctx: Ctx, bucket: Bucket, key: str, version_id: str) -> S3Object:
+    found = ctx.session.exec(
+        select(S3Object).where(
+            col(S3Object.bucket) == bucket.bucket_id,
+            col(S3Object.object_key) == key,
+            col(S3Object.version_id) == version_id,
+        )
+    ).first()
+    if found is None:
+        raise NotFound(
+            f"version {version_id} of {key!r} not found in bucket {bucket.bucket_name}",
+            details={"key": key, "version_id": version_id},
+        )
+    return found
+
+
+def count_rows(ctx: Ctx, bucket_id: str) -> int:
+    from sqlmodel import func
+
+    return int(
+        ctx.session.exec(
+            select(func.count()).select_from(S3Object).where(col(S3Object.bucket) == bucket_id)
+        ).one()
+    )
+
+
+def discard(ctx: Ctx, blob: str | None) -> None:
+    """Drop a blob no row names any more: on disk once this unit of work commits."""
+    if blob:
+        ctx.session.add(BlobGarbage(blob=blob))
+        _remove_after_commit(ctx, blob)
+
+
+def remove_all(ctx: Ctx, bucket: Bucket) -> None:
+    """Every object and version of a bucket, and (after commit) its bytes, at once."""
+    ctx.session.execute(delete(S3Object).where(col(S3Object.bucket) == bucket.bucket_id))
+    ctx.session.add(BlobGarbage(blob=f"{bucket.bucket_id}/"))
+    _remove_after_commit(ctx, f"{bucket.bucket_id}/")
+
+
+def _remove_after_commit(ctx: Ctx, blob: str) -> None:
+    """Unlink once the transaction that dropped the blob commits (never if it rolls back). Its
+    garbage row stays until the next sweep, which unlinks whatever a crash left behind."""
+    session = ctx.session
+    pending: list[str] | None = session.info.get("atonix_blob_garbage")
+    if pending is not None:
+        pending.append(blob)
+        return
+    pending = session.info["atonix_blob_garbage"] = [blob]
+    db = ctx.db
+
+    def removed(_session: Any) -> None:
+        from engine.storage import blobs
+
+        store, _ = blobs.store(db)
+        for name in pending:
+            _unlink(store, name)
+
+    event.listen(session, "after_commit", removed, once=True)
+
+
+def _unlink(store: Any, blob: str) -> bool:
+    try:
+        if blob.endswith("/"):
+            store.delete_bucket(blob[:-1])
+        else:
+            store.delete(blob)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def collect_garbage(db: Any) -> int:
+    """Remove from disk what committed deletions dropped, then their garbage rows."""
+    from engine.storage import blobs
+
+    store, _ = blobs.store(db)
+    table = BlobGarbage.__table__  # type: ignore[attr-defined]
+    with db.engine.connect() as conn:
+        rows = conn.execute(select(table.c.id, table.c.blob).limit(10_000)).all()
+        conn.rollback()
+    done = [row_id for row_id, blob in rows if _unlink(store, blob)]
+    if done:
+        with db.writing() as conn:
+            conn.execute(delete(table).where(table.c.id.in_(done)))
+    return len(done)
+
+
+def promote_newest(ctx: Ctx, bucket: Bucket, key: str) -> None:
+    """After the latest version of a key went, the newest remaining one is the latest."""
+    newest = ctx.session.exec(
+        select(S3Object)
+        .where(col(S3Object.bucket) == bucket.bucket_id, col(S3Object.object_key) == key)
+        .order_by(col(S3Object.id).desc())
+        .limit(1)
+    ).first()
+    if newest is not None:
+        newest.is_latest = True
+        newest.listed = not newest.is_delete_marker
+        ctx.session.add(newest)
+
+
+def demote_latest(ctx: Ctx, bucket: Bucket, key: str) -> None:
+    ctx.session.execute(
+        update(S3Object)
+        .where(
+            col(S3Object.bucket) == bucket.bucket_id,
+            col(S3Object.object_key) == key,
+            col(S3Object.is_latest).is_(True),
+        )
+        .values(is_latest=False, listed=False)
+    )
+
+
+def remove_version(ctx: Ctx, bucket: Bucket, obj: S3Object) -> None:
+    """Delete one version for good: its row, its bytes, the bucket's totals; a newer latest."""
+    was_latest = obj.is_latest
+    ctx.session.delete(obj)
+    ctx.session.flush()
+    if not obj.is_delete_marker:
+        bucket.total_objects = max(bucket.total_objects - 1, 0)
+        bucket.total_size_bytes = max(bucket.total_size_bytes - obj.size_bytes, 0)
+        ctx.session.add(bucket)
+    discard(ctx, obj.blob)
+    if was_latest:
+        promote_newest(ctx, bucket, obj.object_key)
+
+
+# --- the collection's own operations ---------------------------------------------------------
+
+
+def update_object(ctx: Ctx, obj: S3Object, spec: ObjectUpdate) -> S3Object:
+    if obj.is_delete_marker:
+        raise field_error("object_id", "a delete marker has no metadata to change")
+    for name in ("storage_class", "acl", "tags"):
+        value = getattr(spec, name)
+        if value is not None:
+            setattr(obj, name, value)
+    if spec.is_public is not None:
+        obj.is_public = spec.is_public
+        if spec.acl is None:
+            obj.acl = "public-read" if spec.is_public else "private"
+    elif spec.acl is not None:
+        obj.is_public = spec.acl in ("public-read", "public-read-write")
+    if spec.metadata is not None:
+        obj.meta = spec.metadata
+    obj.updated_at = ctx.now
+    ctx.session.add(obj)
+    ctx.audit_details.update(spec.model_dump(exclude_none=True, exclude={"metadata"}))
+    return obj
+
+
+def delete_object(ctx: Ctx, obj: S3Object, *, force: bool = False) -> int:
+    """DELETE s3-objects/<id>/: that version, for good (as a delete by version id)."""
+    bucket = buckets.find(ctx, obj.bucket, for_write=True, owner=obj.owner)
+    remove_version(ctx, bucket, obj)
+    ctx.audit_details.update(object_key=obj.object_key, version_id=obj.version_id)
+    return 204
+
+
+def make_public(ctx: Ctx, obj: S3Object) -> S3Object:
+    obj.is_public, obj.acl, obj.updated_at = True, "public-read", ctx.now
+    ctx.session.add(obj)
+    return obj
+
+
+def make_private(ctx: Ctx, obj: S3Object) -> S3Object:
+    obj.is_public, obj.acl, obj.updated_at = False, "private", ctx.now
+    ctx.session.add(obj)
+    return obj
+
+
+def change_storage_class(ctx: Ctx, obj: S3Object, body: StorageClassBody) -> S3Object:
+    if body.storage_class not in STORAGE_CLASSES:
+        raise ValidationFailed(
+            "Invalid storage_class",
+            details={"storage_class": [f"must be one of {', '.join(STORAGE_CLASSES)}"]},
+        )
+    ctx.audit_details.update(storage_class=body.storage_class, previous=obj.storage_class)
+    obj.storage_class, obj.updated_at = body.storage_class, ctx.now
+    ctx.session.add(obj)
+    return obj
+
+
+_ = ACLS  # the object ACL choices are the bucket's (SPEC B2.3)
+
+S3_OBJECTS = Collection(
+    service="storage",
+    name="s3-objects",
+    label="object",
+    id_prefix="obj",
+    model=S3Object,
+    id_field="object_id",
+    resource_type="s3_object",
+    public=public,
+    summary=summary,
+    verbs=("list", "get", "update", "delete"),
+    filters={
+        "owner": str,
+        "bucket": str,
+        "bucket_name": str,
+        "object_key": str,
+        "version_id": str,
+        "is_latest": parse_bool,
+        "is_public": parse_bool,
+        "storage_class": str,
+        "content_type": str,
+    },
+    search=("object_key",),
+    ordering=("created_at", "object_key", "size_bytes", "last_modified"),
+    default_ordering="-created_at",
+    update_schema=ObjectUpdate,
+    update=update_object,
+    delete=delete_object,
+    actions=(
+        Action("make_public", make_public, summary="Readable by anyone, with no credentials"),
+        Action("make_private", make_private, summary="Readable by its owner only"),
+        Action(
+            "change_storage_class",
+            change_storage_class,
+            body=StorageClassBody,
+            summary="Move the object to another storage class",
+        ),
+    ),
+    routes=(
+        Route(
+            "GET",
+            f"{SERVICES}/s3-objects/",
+            "engine.storage.s3_objects:list_objects",
+            "storage:read",
+            "List object versions; with bucket and prefix, delimiter, start_after or "
+            "continuation_token, that bucket's cursor listing",
+            resource="engine.storage.s3_objects:S3_OBJECTS",
+        ),
+    ),
+)
