@@ -4,6 +4,7 @@ balancers), the default group of each VPC, and refusals while anything still use
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -247,9 +248,9 @@ def _refuse_while_used(ctx: Ctx, group_ids: list[str]) -> None:
             select(func.count()).where(col(SecurityGroupAttachment.group_id).in_(group_ids))
         ).one()
         first = attached[0]
-        names = ", ".join(a.resource_id for a in attached)
+        names = ", ".join(_named(ctx, attached))
         raise DependencyViolation(
-            f"security group {first.group_id} is attached to {total} resource(s) ({names}); "
+            f"security group {first.group_id} is attached to {total} resource(s): {names}; "
             "detach it first",
             details={"attached_to": [a.resource_id for a in attached], "count": total},
         )
@@ -268,6 +269,21 @@ def _refuse_while_used(ctx: Ctx, group_ids: list[str]) -> None:
             "remove those rules first",
             details={"referenced_by": others},
         )
+
+
+def _named(ctx: Ctx, attached: Sequence[SecurityGroupAttachment]) -> list[str]:
+    """`web-1 (i-…)` for an instance, the id alone for anything else."""
+    ids = [a.resource_id for a in attached if a.resource_type == "instance"]
+    names: dict[str, str] = {}
+    if ids:
+        from engine.compute.instances import Instance
+
+        query = select(Instance.instance_id, Instance.name).where(
+            col(Instance.instance_id).in_(ids)
+        )
+        names = {i: n for i, n in ctx.session.exec(query).all()}
+    return [f"{names[a.resource_id]} ({a.resource_id})" if a.resource_id in names
+            else a.resource_id for a in attached]  # fmt: skip
 
 
 def _remove(ctx: Ctx, group_ids: list[str]) -> None:
