@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 from pydantic import Field as PydanticField
@@ -98,7 +97,7 @@ def find(ctx: Ctx, ref: str, *, field: str = "vpc_id", for_write: bool = False) 
 
 def create_vpc(ctx: Ctx, spec: VpcCreate) -> Vpc:
     """A VPC, with its main route table (the `local` route) and its default security group."""
-    from engine.networking import route_tables
+    from engine.networking import route_tables, security_groups
 
     cidr = block(spec.cidr_block)
     ipv6 = (
@@ -131,9 +130,7 @@ def create_vpc(ctx: Ctx, spec: VpcCreate) -> Vpc:
     VPCS.added(ctx, vpc)
     ctx.session.flush()
     route_tables.create_main(ctx, vpc)
-    if importlib.util.find_spec("engine.networking.security_groups") is not None:
-        security_groups = importlib.import_module("engine.networking.security_groups")
-        security_groups.create_default(ctx, vpc=vpc)
+    security_groups.create_default(ctx, vpc=vpc)
     ctx.audit_details.update(cidr_block=cidr)
     return vpc
 
@@ -154,7 +151,13 @@ def delete_vpc(ctx: Ctx, vpc: Vpc, *, force: bool = False) -> int:
     while instances still live in it. Without `force`, subnets and gateways refuse the delete
     (VPCS.dependents); its route tables and security groups always go with it."""
     from engine.compute.instances import INSTANCES, Instance
-    from engine.networking import internet_gateways, nat_gateways, route_tables, subnets
+    from engine.networking import (
+        internet_gateways,
+        nat_gateways,
+        route_tables,
+        security_groups,
+        subnets,
+    )
 
     vpc_id = vpc.vpc_id
     live = (
@@ -176,11 +179,7 @@ def delete_vpc(ctx: Ctx, vpc: Vpc, *, force: bool = False) -> int:
     nat_gateways.remove_in_vpc(ctx, vpc_id)
     route_tables.remove_in_vpc(ctx, vpc_id)
     internet_gateways.remove_in_vpc(ctx, vpc_id)
-    if importlib.util.find_spec("engine.networking.security_groups") is not None:
-        security_groups = importlib.import_module("engine.networking.security_groups")
-        remove = getattr(security_groups, "remove_in_vpc", None)
-        if remove is not None:
-            remove(ctx, vpc_id)
+    security_groups.remove_in_vpc(ctx, vpc_id)
     subnets.remove_in_vpc(ctx, vpc_id)
     ctx.session.delete(vpc)
     VPCS.release_quota(ctx, vpc)
@@ -201,12 +200,9 @@ def vpc_route_tables(ctx: Ctx, vpc: Vpc) -> Any:
 
 
 def vpc_security_groups(ctx: Ctx, vpc: Vpc) -> Any:
-    if importlib.util.find_spec("engine.networking.security_groups") is None:
-        return {"count": 0, "next": None, "previous": None, "results": []}
-    from engine import registry
+    from engine.networking.security_groups import SECURITY_GROUPS, SecurityGroup
 
-    groups = registry.get("security-groups")
-    return _nested(ctx, groups, col(groups.model.vpc_id) == vpc.vpc_id, vpc)
+    return _nested(ctx, SECURITY_GROUPS, col(SecurityGroup.vpc_id) == vpc.vpc_id, vpc)
 
 
 def reachability(request: Any) -> Any:
