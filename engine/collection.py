@@ -190,6 +190,8 @@ class Collection(ResourceKind):
             if force and dependent.forced:
                 continue
             other = registry.get(dependent.collection)
+            if not table_exists(ctx, other.model):
+                continue  # its service never ran here: nothing of it can use `obj`
             query = select(func.count()).select_from(other.model)
             query = query.where(col(getattr(other.model, dependent.column)) == public_id)
             if other.states is not None:
@@ -204,3 +206,12 @@ class Collection(ResourceKind):
                     f"{other.delete_action} them first{forcible}",
                     details={other.name: in_use},
                 )
+
+
+def table_exists(ctx: Ctx, model: Any) -> bool:
+    """Whether `model`'s table is in the database yet. Tables are created when their module is
+    first imported before a request; one imported during a request (a dependent looked up, a
+    launch into a subnet) may have none on a database its service never touched."""
+    from sqlalchemy import inspect
+
+    return bool(inspect(ctx.session.connection()).has_table(model.__tablename__))

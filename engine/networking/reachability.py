@@ -125,6 +125,7 @@ def evaluate(
         port = None
     src = _end(ctx, source, "source")
     dst = _end(ctx, destination, "destination")
+    src, dst = _holder(ctx, src, dst), _holder(ctx, dst, src)
     if src.kind != "instance" and dst.kind != "instance":
         raise ValidationFailed(
             "source or destination must be an instance: between two CIDRs nothing of this "
@@ -185,12 +186,45 @@ def _end(ctx: Ctx, text: str, name: str) -> End:
     from engine.networking import refs
 
     try:
+        if not _instances_stored(ctx):
+            raise ValidationFailed("no instance has ever been launched here")
         instance = refs.find(ctx, INSTANCES, text, field=name)
     except ValidationFailed:
         raise field_error(
             name, f"no instance {text!r}; name an instance, a CIDR, or internet"
         ) from None
     return End("instance", text, instance=instance)
+
+
+def _holder(ctx: Ctx, end: End, other: End) -> End:
+    """An address that is an instance's is that instance: its private address within the other
+    end's VPC, or a public address anywhere."""
+    if end.kind != "cidr" or end.network.prefixlen != 32 or not _instances_stored(ctx):
+        return end
+    from sqlalchemy import and_, or_
+
+    from engine.compute.instances import INSTANCES, Instance
+
+    address = str(end.network.network_address)
+    holds = col(Instance.public_ip) == address
+    if other.kind == "instance" and other.instance.vpc_id is not None:
+        private = col(Instance.private_ip) == address
+        holds = or_(holds, and_(private, col(Instance.vpc_id) == other.instance.vpc_id))
+    query = select(Instance).where(
+        holds,
+        col(Instance.status).not_in(INSTANCES.machine.final_states),
+        *INSTANCES.visible(ctx, Instance),
+    )
+    found = ctx.session.exec(query.limit(1)).first()
+    return end if found is None else End("instance", end.text, instance=found)
+
+
+def _instances_stored(ctx: Ctx) -> bool:
+    """Whether the instances' table exists: networking requests load no compute module, so on a
+    database where no instance was ever launched it does not."""
+    from sqlalchemy import inspect
+
+    return bool(inspect(ctx.session.connection()).has_table("instances"))
 
 
 def _looks_like_address(text: str) -> bool:

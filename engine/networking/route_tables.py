@@ -17,7 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Field, SQLModel, col, select
 
 from engine.clock import utcnow
-from engine.collection import Action, Collection
+from engine.collection import Action, Collection, table_exists
 from engine.context import Ctx
 from engine.errors import Conflict, DependencyViolation, ValidationFailed, field_error
 from engine.ids import new_id
@@ -314,6 +314,8 @@ def _target(ctx: Ctx, table: RouteTable, target_type: str, ref: str) -> str:
     elif target_type == "instance":
         from engine.compute.instances import INSTANCES
 
+        if not table_exists(ctx, INSTANCES.model):
+            raise field_error("target_id", f"no instance {ref!r}")
         target = refs.find(ctx, INSTANCES, ref, field="target_id")
         target_id = target.instance_id
     else:

@@ -3,6 +3,8 @@ balancers), the default group of each VPC, and refusals while anything still use
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -246,9 +248,9 @@ def _refuse_while_used(ctx: Ctx, group_ids: list[str]) -> None:
             select(func.count()).where(col(SecurityGroupAttachment.group_id).in_(group_ids))
         ).one()
         first = attached[0]
-        names = ", ".join(a.resource_id for a in attached)
+        names = ", ".join(_named(ctx, attached))
         raise DependencyViolation(
-            f"security group {first.group_id} is attached to {total} resource(s) ({names}); "
+            f"security group {first.group_id} is attached to {total} resource(s): {names}; "
             "detach it first",
             details={"attached_to": [a.resource_id for a in attached], "count": total},
         )
@@ -267,6 +269,21 @@ def _refuse_while_used(ctx: Ctx, group_ids: list[str]) -> None:
             "remove those rules first",
             details={"referenced_by": others},
         )
+
+
+def _named(ctx: Ctx, attached: Sequence[SecurityGroupAttachment]) -> list[str]:
+    """`web-1 (i-…)` for an instance, the id alone for anything else."""
+    ids = [a.resource_id for a in attached if a.resource_type == "instance"]
+    names: dict[str, str] = {}
+    if ids:
+        from engine.compute.instances import Instance
+
+        query = select(Instance.instance_id, Instance.name).where(
+            col(Instance.instance_id).in_(ids)
+        )
+        names = {i: n for i, n in ctx.session.exec(query).all()}
+    return [f"{names[a.resource_id]} ({a.resource_id})" if a.resource_id in names
+            else a.resource_id for a in attached]  # fmt: skip
 
 
 def _remove(ctx: Ctx, group_ids: list[str]) -> None:
@@ -424,15 +441,16 @@ def remove_rule(ctx: Ctx, group: SecurityGroup, body: RemoveRuleBody) -> Securit
 def stored(ctx: Ctx) -> bool:
     """Whether this database has security groups' tables at all: a module that loads this one
     only when it needs it (an instance launch) may run before any group was ever made."""
-    if SecurityGroup.__tablename__ in _READY.get(id(ctx.db), ()):
+    if ctx.db in _STORED:
         return True
     found = inspect(ctx.session.connection()).has_table(SecurityGroup.__tablename__)
     if found:
-        _READY.setdefault(id(ctx.db), set()).add(SecurityGroup.__tablename__)
+        _STORED.add(ctx.db)
     return found
 
 
-_READY: dict[int, set[str]] = {}
+# The databases known to have the tables (tables are never dropped, so once is enough).
+_STORED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def attach(
@@ -557,3 +575,7 @@ SECURITY_GROUPS = Collection(
         ),
     ),
 )
+
+# A group names its VPC, so the VPCs' table (and what it brings) is created with this one,
+# before the first request: a database may have groups before it ever had a VPC.
+import engine.networking.vpcs  # noqa: E402, F401

@@ -16,11 +16,11 @@ import ipaddress
 from typing import Any
 
 from pydantic import field_validator
-from sqlalchemy import BigInteger, UniqueConstraint, bindparam, delete, func, inspect, update
+from sqlalchemy import BigInteger, UniqueConstraint, bindparam, delete, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Field, SQLModel, col, select
 
-from engine.collection import Action, Collection, Dependent
+from engine.collection import Action, Collection, Dependent, table_exists
 from engine.context import Ctx
 from engine.errors import Conflict, ValidationFailed, field_error
 from engine.networking import refs, vpcs
@@ -299,7 +299,7 @@ def for_launch(
         raise field_error("subnet_id", "required with vpc_id: name the subnet to launch into")
     # A launch may be the first request of a process to touch networking, on a database that
     # never had a VPC: its tables are created with the service, so none exist yet.
-    if not inspect(ctx.session.connection()).has_table(Subnet.__tablename__):
+    if not table_exists(ctx, Subnet):
         raise field_error("subnet_id", f"no subnet {subnet_ref!r}")
     subnet = for_use(ctx, subnet_ref)
     if vpc_ref:

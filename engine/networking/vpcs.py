@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 from pydantic import Field as PydanticField
 from sqlalchemy import UniqueConstraint, func
 from sqlmodel import Field, col, select
 
-from engine.collection import Action, Collection, Dependent
+from engine.collection import Action, Collection, Dependent, table_exists
 from engine.context import Ctx
 from engine.errors import Conflict, DependencyViolation, field_error
 from engine.networking import refs
@@ -98,7 +97,7 @@ def find(ctx: Ctx, ref: str, *, field: str = "vpc_id", for_write: bool = False) 
 
 def create_vpc(ctx: Ctx, spec: VpcCreate) -> Vpc:
     """A VPC, with its main route table (the `local` route) and its default security group."""
-    from engine.networking import route_tables
+    from engine.networking import route_tables, security_groups
 
     cidr = block(spec.cidr_block)
     ipv6 = (
@@ -131,9 +130,7 @@ def create_vpc(ctx: Ctx, spec: VpcCreate) -> Vpc:
     VPCS.added(ctx, vpc)
     ctx.session.flush()
     route_tables.create_main(ctx, vpc)
-    if importlib.util.find_spec("engine.networking.security_groups") is not None:
-        security_groups = importlib.import_module("engine.networking.security_groups")
-        security_groups.create_default(ctx, vpc=vpc)
+    security_groups.create_default(ctx, vpc=vpc)
     ctx.audit_details.update(cidr_block=cidr)
     return vpc
 
@@ -154,17 +151,26 @@ def delete_vpc(ctx: Ctx, vpc: Vpc, *, force: bool = False) -> int:
     while instances still live in it. Without `force`, subnets and gateways refuse the delete
     (VPCS.dependents); its route tables and security groups always go with it."""
     from engine.compute.instances import INSTANCES, Instance
-    from engine.networking import internet_gateways, nat_gateways, route_tables, subnets
+    from engine.networking import (
+        internet_gateways,
+        nat_gateways,
+        route_tables,
+        security_groups,
+        subnets,
+    )
 
     vpc_id = vpc.vpc_id
-    live = ctx.session.exec(
-        select(func.count())
-        .select_from(Instance)
-        .where(
-            col(Instance.vpc_id) == vpc_id,
-            col(Instance.status).not_in(INSTANCES.machine.final_states),
-        )
-    ).one()
+    live = (
+        table_exists(ctx, Instance)
+        and ctx.session.exec(
+            select(func.count())
+            .select_from(Instance)
+            .where(
+                col(Instance.vpc_id) == vpc_id,
+                col(Instance.status).not_in(INSTANCES.machine.final_states),
+            )
+        ).one()
+    )
     if live:
         raise DependencyViolation(
             f"vpc {vpc_id} has {live} instance(s) still in it; terminate them first",
@@ -173,11 +179,7 @@ def delete_vpc(ctx: Ctx, vpc: Vpc, *, force: bool = False) -> int:
     nat_gateways.remove_in_vpc(ctx, vpc_id)
     route_tables.remove_in_vpc(ctx, vpc_id)
     internet_gateways.remove_in_vpc(ctx, vpc_id)
-    if importlib.util.find_spec("engine.networking.security_groups") is not None:
-        security_groups = importlib.import_module("engine.networking.security_groups")
-        remove = getattr(security_groups, "remove_in_vpc", None)
-        if remove is not None:
-            remove(ctx, vpc_id)
+    security_groups.remove_in_vpc(ctx, vpc_id)
     subnets.remove_in_vpc(ctx, vpc_id)
     ctx.session.delete(vpc)
     VPCS.release_quota(ctx, vpc)
@@ -198,12 +200,9 @@ def vpc_route_tables(ctx: Ctx, vpc: Vpc) -> Any:
 
 
 def vpc_security_groups(ctx: Ctx, vpc: Vpc) -> Any:
-    if importlib.util.find_spec("engine.networking.security_groups") is None:
-        return {"count": 0, "next": None, "previous": None, "results": []}
-    from engine import registry
+    from engine.networking.security_groups import SECURITY_GROUPS, SecurityGroup
 
-    groups = registry.get("security-groups")
-    return _nested(ctx, groups, col(groups.model.vpc_id) == vpc.vpc_id, vpc)
+    return _nested(ctx, SECURITY_GROUPS, col(SecurityGroup.vpc_id) == vpc.vpc_id, vpc)
 
 
 def reachability(request: Any) -> Any:
@@ -267,8 +266,8 @@ VPCS = Collection(
 )
 
 # The tables a VPC's writes touch (its route tables, and what a forced delete removes) are
-# created with its own, before its first request.
-import engine.compute.instances  # noqa: E402
+# created with its own, before its first request. Not the instances': networking commands load
+# no compute module (a delete finds no instance in a database that never had one).
 import engine.networking.internet_gateways  # noqa: E402
 import engine.networking.nat_gateways  # noqa: E402
 import engine.networking.route_tables  # noqa: E402

@@ -3,6 +3,12 @@ the issue's tour (its networking core), the refusals, and names wherever a resou
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import pytest
+
 from atonix_cli.errors import ExitCode
 from tests.cli.runner import Cli, expect_error
 
@@ -184,3 +190,32 @@ def test_gateways_and_tables_are_shown_updated_and_deleted_by_name(cli: Cli) -> 
     unasked = cli("vpc", "create", "--name", "x", "--cidr", "10.1.0.0/16")
     assert unasked.exit_code == 0
     expect_error(cli("vpc", "delete", "x"), ExitCode.USAGE, "pass --yes")
+
+
+def test_networking_in_processes_of_its_own_on_a_database_without_compute(
+    embedded: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each command a fresh process, as a user runs them: networking loads no compute module,
+    so the instances' table may not exist yet; deletes and launches still answer, never a 500."""
+    monkeypatch.setenv("ATONIX_SECRET_STORE", "file")
+
+    def atonix(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "atonix_cli", *args], env=os.environ.copy(),
+            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
+        )  # fmt: skip
+
+    steps = [
+        ("vpc", "create", "--name", "prod", "--cidr", "10.1.0.0/16"),
+        ("subnet", "create", "--vpc", "prod", "--name", "web-a", "--cidr", "10.1.1.0/24"),
+        ("subnet", "delete", "web-a", "--yes"),
+        ("image", "create", "--name", "golden"),
+        ("image", "delete", "golden", "--yes"),
+        ("vpc", "delete", "prod", "--force", "--yes"),
+    ]
+    for step in steps:
+        done = atonix(*step)
+        assert done.returncode == 0, (step, done.stderr)
+    refused = atonix(*LAUNCH, "--name", "x", "--subnet", "subnet-000000000000")
+    assert refused.returncode == ExitCode.USAGE, refused.stderr
+    assert "no subnet 'subnet-000000000000'" in refused.stderr

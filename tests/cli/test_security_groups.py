@@ -185,6 +185,7 @@ def test_the_issues_tour_answers_reachability_with_exit_codes(cli: Cli) -> None:
         cli("security-group", "delete", "web", "--yes"),
         ExitCode.CONFLICT,
         "DEPENDENCY_VIOLATION",
+        f"attached to 1 resource(s): web-1 ({web_1['instance_id']})",
     )
     expect_error(
         cli("network", "reachability", "--from", "nosuch", "--to", "db-1", "--port", "1"),

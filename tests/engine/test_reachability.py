@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -336,3 +339,35 @@ def test_a_nat_gateway_still_creating_blocks(manual: LocalEngine) -> None:
     assert "creating" in blocked["detail"]
     manual.advance(2)
     assert tour.ask("db-1", "internet", 443)["reachable"] is True
+
+
+def test_an_instances_address_stands_for_the_instance(tour: Tour) -> None:
+    by_address = tour.ask("web-1", tour.db_1["private_ip"], 5432)
+    assert by_address["reachable"] is True, by_address
+    assert by_address["destination"]["instance_id"] == tour.db_1["instance_id"]
+    assert steps(by_address)[-1] == ("security-group-ingress", "allowed")
+    public = tour.ask("internet", tour.web_1["public_ip"], 443)
+    assert public["reachable"] is True
+    assert public["destination"]["instance_id"] == tour.web_1["instance_id"]
+    # An address of the VPC that nothing holds stays an address.
+    assert tour.ask("web-1", "10.1.2.200", 5432)["destination"]["type"] == "cidr"
+
+
+def test_naming_an_instance_before_any_was_launched_is_a_400(tmp_path: Path) -> None:
+    """In a fresh process networking loads no compute module, so no instances' table exists."""
+    probe = f"""
+import httpx
+from engine.api.app import EngineApp
+from engine.db import Database
+from engine.identity.service import bootstrap_admin
+db = Database("sqlite:///{tmp_path / "atonix.db"}")
+key = bootstrap_admin(db).api_key
+client = httpx.Client(transport=httpx.WSGITransport(app=EngineApp(db)), base_url="http://e",
+                      headers={{"Authorization": f"Token {{key}}"}})
+client.post("{SERVICES}/vpcs/", json={{"name": "prod", "cidr_block": "10.1.0.0/16"}})
+params = {{"source": "web-1", "destination": "internet", "port": "443"}}
+print(client.get("{REACH}", params=params).status_code)
+print(client.get("{REACH}", params={{**params, "source": "10.1.0.5"}}).status_code)
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["400", "400"], done.stderr

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -431,3 +434,21 @@ def test_concurrent_adds_never_pass_60_rules_nor_make_a_duplicate(engine: LocalE
         statuses = sorted(pool.map(attempt, same))
     assert statuses == [201, 409, 409, 409]
     assert expect(engine.admin.get(group(other)), 200)["rule_count"] == 2
+
+
+def test_a_group_naming_a_vpc_before_any_vpc_existed_is_a_400(tmp_path: Path) -> None:
+    """In a fresh process only the tables of the modules a request loads exist."""
+    probe = f"""
+import httpx
+from engine.api.app import EngineApp
+from engine.db import Database
+from engine.identity.service import bootstrap_admin
+db = Database("sqlite:///{tmp_path / "atonix.db"}")
+key = bootstrap_admin(db).api_key
+client = httpx.Client(transport=httpx.WSGITransport(app=EngineApp(db)), base_url="http://e",
+                      headers={{"Authorization": f"Token {{key}}"}})
+print(client.post("{GROUPS}", json={{"name": "web", "vpc_id": "prod"}}).status_code)
+print(client.post("{GROUPS}", json={{"name": "web"}}).status_code)
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["400", "201"], done.stderr
