@@ -75,6 +75,7 @@ def serve(
             )
             try:
                 credentials = bootstrap_admin(db)
+                _sweep_blobs(db)
             finally:
                 db.dispose()  # no connection of the main process crosses into a worker
             if credentials is not None:
@@ -109,6 +110,20 @@ def serve(
         finally:
             reserved.close()
     _say("atonix engine stopped")
+
+
+def _sweep_blobs(db: Database) -> None:
+    """Remove what uploads interrupted before this start left in the blob store (a kill -9 of
+    the last server), before any request; a store still in use by another replica keeps what
+    its uploads hold locked. Storage's modules load only when there is a store."""
+    if not (db.data_dir / "blobs").is_dir():
+        return
+    from engine.storage.data import sweep
+
+    db.ensure_tables()
+    removed = sweep(db)
+    if removed:
+        _say(f"atonix engine: removed {removed} interrupted upload(s) from the object store")
 
 
 # granian's own logging, and the workers' (the engine's logger included), on stderr.

@@ -89,6 +89,9 @@ def test_kill_9_mid_upload_leaves_the_previous_version_whole(
     assert _leftovers(server.data_dir), "kill -9 left the interrupted upload behind"
     restarted = start_server(tmp_path, admin_api_key=server.admin_api_key)
     try:
+        # Swept as the server started, before any request.
+        assert _leftovers(restarted.data_dir) == []
+        assert "removed 1 interrupted upload(s)" in restarted.log()
         with _admin(restarted) as admin:
             got = admin.get(data(ref, "big.bin"))
             assert got.status_code == 200 and got.content == previous
