@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Field, col, select
 
-from engine.collection import Collection
+from engine.collection import Collection, table_exists
 from engine.context import Ctx
 from engine.errors import Conflict
 from engine.networking import vpcs
@@ -80,6 +80,8 @@ def delete_internet_gateway(ctx: Ctx, gateway: InternetGateway, *, force: bool =
 
 
 def remove_in_vpc(ctx: Ctx, vpc_id: str) -> None:
+    if not table_exists(ctx, InternetGateway):
+        return  # none was ever made here
     for gateway in ctx.session.exec(
         select(InternetGateway).where(col(InternetGateway.vpc_id) == vpc_id)
     ):

@@ -11,7 +11,7 @@ from pydantic import field_validator
 from sqlmodel import Field, col, select
 
 from engine import ipam
-from engine.collection import Collection, StateMachine
+from engine.collection import Collection, StateMachine, table_exists
 from engine.context import Ctx
 from engine.errors import ValidationFailed
 from engine.networking import subnets
@@ -128,6 +128,8 @@ def _let_go(ctx: Ctx, nat_id: str) -> None:
 
 
 def remove_in_vpc(ctx: Ctx, vpc_id: str) -> None:
+    if not table_exists(ctx, NatGateway):
+        return  # none was ever made here
     for gateway in ctx.session.exec(select(NatGateway).where(col(NatGateway.vpc_id) == vpc_id)):
         _let_go(ctx, gateway.nat_gw_id)
         ctx.session.delete(gateway)

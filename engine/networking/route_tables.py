@@ -300,26 +300,21 @@ def _target(ctx: Ctx, table: RouteTable, target_type: str, ref: str) -> str:
     """The id of a route's target: it must exist and be in the table's VPC (else 400)."""
     if target_type == "local":
         raise field_error("target_type", "the local route is implicit in every route table")
-    target: Any
-    if target_type == "internet-gateway":
-        from engine.networking.internet_gateways import INTERNET_GATEWAYS
-
-        target = refs.find(ctx, INTERNET_GATEWAYS, ref, field="target_id")
-        target_id = target.ig_id
-    elif target_type == "nat-gateway":
-        from engine.networking.nat_gateways import NAT_GATEWAYS
-
-        target = refs.find(ctx, NAT_GATEWAYS, ref, field="target_id")
-        target_id = target.nat_gw_id
-    elif target_type == "instance":
-        from engine.compute.instances import INSTANCES
-
-        if not table_exists(ctx, INSTANCES.model):
-            raise field_error("target_id", f"no instance {ref!r}")
-        target = refs.find(ctx, INSTANCES, ref, field="target_id")
-        target_id = target.instance_id
-    else:
+    collections = {
+        "internet-gateway": "internet-gateways",
+        "nat-gateway": "nat-gateways",
+        "instance": "instances",
+    }
+    if target_type not in collections:
         raise field_error("target_id", f"no {target_type} {ref!r} exists in this cloud yet")
+    from engine import registry
+
+    kind = registry.get(collections[target_type])
+    # Loaded here, its table may never have been made: then there is no such target.
+    if not table_exists(ctx, kind.model):
+        raise field_error("target_id", f"no {kind.label} {ref!r}")
+    target = refs.find(ctx, kind, ref, field="target_id")
+    target_id = getattr(target, kind.id_field)
     if target.vpc_id != table.vpc_id:
         where = f"VPC {target.vpc_id}" if target.vpc_id else "no VPC"
         raise field_error(

@@ -265,11 +265,10 @@ VPCS = Collection(
     ),
 )
 
-# The tables a VPC's writes touch (its route tables, and what a forced delete removes) are
-# created with its own, before its first request. Not the instances': networking commands load
-# no compute module (a delete finds no instance in a database that never had one).
-import engine.networking.internet_gateways  # noqa: E402
-import engine.networking.nat_gateways  # noqa: E402
+# The tables a VPC's create writes (its main route table, its default group) and its subnets'
+# are created with its own, before its first request. Not the gateways' or the instances': a
+# forced delete finds none in a database that never had one, and `vpc list` loads no more
+# than it needs.
 import engine.networking.route_tables  # noqa: E402
 import engine.networking.security_groups  # noqa: E402
 import engine.networking.subnets  # noqa: E402, F401

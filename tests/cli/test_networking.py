@@ -216,6 +216,16 @@ def test_networking_in_processes_of_its_own_on_a_database_without_compute(
     for step in steps:
         done = atonix(*step)
         assert done.returncode == 0, (step, done.stderr)
+    atonix("vpc", "create", "--name", "again", "--cidr", "10.1.0.0/16")
+    atonix("route-table", "create", "--vpc", "again", "--name", "edge")
+    for target_type in ("internet-gateway", "nat-gateway", "instance"):
+        refused = atonix(
+            "route-table", "add-route", "edge", "--destination", "0.0.0.0/0",
+            "--target-type", target_type, "--target-id", "nowhere",
+        )  # fmt: skip
+        assert refused.returncode == ExitCode.USAGE, refused.stderr
+        assert "target_id: no " in refused.stderr
+    assert atonix("vpc", "delete", "again", "--force", "--yes").returncode == 0
     refused = atonix(*LAUNCH, "--name", "x", "--subnet", "subnet-000000000000")
     assert refused.returncode == ExitCode.USAGE, refused.stderr
     assert "no subnet 'subnet-000000000000'" in refused.stderr

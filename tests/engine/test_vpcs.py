@@ -223,3 +223,29 @@ def test_a_forced_delete_racing_launches_never_leaves_an_instance_without_its_su
         gone = engine.admin.get(item(SUBNETS, web["subnet_id"])).status_code == 404
         # Either the VPC went first and no launch got in, or a launch did and the VPC stayed.
         assert (gone and launched["count"] == 0) or (not gone and 409 in answers), answers
+
+
+def test_networking_writes_need_the_networking_write_scope_and_a_role_that_writes(
+    engine: LocalEngine,
+) -> None:
+    from tests.support.api import KEYS
+
+    alice = engine.user()
+    made = vpc(alice.client)
+    for scopes, created in (
+        (["compute:*"], 403),
+        (["networking:read"], 403),
+        (["networking:*"], 201),
+    ):
+        key = expect(alice.client.post(KEYS, json={"name": "k", "scopes": scopes}), 201)["key"]
+        client = engine.client(f"Token {key}")
+        listed = client.get(VPCS)
+        assert listed.status_code == (403 if scopes == ["compute:*"] else 200), scopes
+        body = {"name": "x", "vpc_id": made["vpc_id"], "cidr_block": f"10.1.{created}.0/24"}
+        response = client.post(SUBNETS, json=body)
+        assert response.status_code == created, (scopes, response.text)
+        if created == 403:
+            assert response.json()["code"] == "FORBIDDEN"
+    viewer = engine.user(role="viewer")
+    expect_error(viewer.client.post(VPCS, json={"name": "v"}), 403, "FORBIDDEN")
+    assert expect(viewer.client.get(VPCS), 200)["count"] == 0
