@@ -4,6 +4,7 @@ by the catalog generated from the engine's collection declarations."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -55,6 +56,27 @@ class Resource:
         return cli.client.list_all(self.path + (f"{action}/" if action else ""), **filters)
 
     # --- changes -------------------------------------------------------------------------------
+
+    def create(
+        self,
+        cli: Application,
+        body: dict[str, Any],
+        *,
+        verb: str = "Created",
+        detail: Callable[[dict[str, Any]], str] | None = None,
+    ) -> dict[str, Any]:
+        """Create from the fields given, and say on stderr what was made: `Created vpc prod
+        (vpc-…, 10.1.0.0/16)`, with `detail` of the answer after the id."""
+        created = dict(cli.client.post(self.path, given(body)))
+        extra = f", {detail(created)}" if detail else ""
+        name = created.get("name") or ""
+        cli.info(f"{verb} {self.label} {name} ({created['resource_id']}{extra})")
+        return created
+
+    def update(self, cli: Application, ref: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Change the fields given of the resource `ref` names; the API answers with it."""
+        path = self.item(self.resolve(cli, ref))
+        return dict(cli.client.call("PATCH", path, json_body=given(body)))
 
     def delete(self, cli: Application, ref: str, *, yes: bool) -> str:
         resource_id = self.resolve(cli, ref)
@@ -113,6 +135,11 @@ class Resource:
                 f"must be one of {', '.join(self.kind.states)}", param_hint=option
             )
         return state
+
+
+def given(body: dict[str, Any]) -> dict[str, Any]:
+    """The fields a command was given: an option left unset (None) is not sent."""
+    return {k: v for k, v in body.items() if v is not None}
 
 
 def tags(pairs: list[str]) -> dict[str, str]:

@@ -60,9 +60,7 @@ def create(
         "description": description,
         "tags": tags(tag) or None,
     }
-    created = cli.client.post(GATEWAYS.path, {k: v for k, v in body.items() if v is not None})
-    cli.info(f"Created internet gateway {name} ({created['ig_id']})")
-    cli.render(created)
+    cli.render(GATEWAYS.create(cli, body))
 
 
 @app.command("update")
@@ -78,9 +76,7 @@ def update(
     """
     cli = current()
     body = {"name": name, "description": description, "tags": tags(tag) if tag else None}
-    changes = {k: v for k, v in body.items() if v is not None}
-    path = GATEWAYS.item(GATEWAYS.resolve(cli, ref))
-    cli.render(cli.client.call("PATCH", path, json_body=changes))
+    cli.render(GATEWAYS.update(cli, ref, body))
 
 
 @app.command("delete")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 from atonix_cli.context import current
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
-from atonix_cli.resources import Resource, tags
+from atonix_cli.resources import Resource, given, tags
 
 app = ResourceApp(help="Encryption keys: create, rotate, enable, disable.")
 
@@ -30,10 +28,6 @@ PeriodDays = typer.Option(
     None, *flag("rotation_period_days"), min=1, max=2560, help="Days between rotations."
 )
 Tag = typer.Option([], "--tag", help="KEY=VALUE, repeatable.")
-
-
-def _set(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if v is not None}
 
 
 @app.command("list")
@@ -95,7 +89,7 @@ def create(
     Example: atonix key create --name app-data --rotation-period-days 30
     """
     cli = current()
-    body = _set(
+    body = given(
         {
             "name": name,
             "description": description,
@@ -106,9 +100,7 @@ def create(
             "tags": tags(tag) or None,
         }
     )
-    created = cli.client.post(KEYS.path, body)
-    cli.info(f"Created encryption key {created['name']} ({created['key_id']})")
-    cli.render(created)
+    cli.render(KEYS.create(cli, body))
 
 
 @app.command("update")
@@ -127,7 +119,7 @@ def update(
     Example: atonix key update app-data --no-rotation-enabled
     """
     cli = current()
-    body = _set(
+    body = given(
         {
             "name": name,
             "description": description,
@@ -136,8 +128,7 @@ def update(
             "tags": tags(tag) if tag else None,
         }
     )
-    path = KEYS.item(KEYS.resolve(cli, ref))
-    cli.render(cli.client.call("PATCH", path, json_body=body))
+    cli.render(KEYS.update(cli, ref, body))
 
 
 @app.command("delete")

@@ -82,8 +82,7 @@ def create(
         "description": description,
         "tags": tags(tag) or None,
     }
-    created = cli.client.post(GATEWAYS.path, {k: v for k, v in body.items() if v is not None})
-    cli.info(f"Creating NAT gateway {name} ({created['nat_gw_id']}, {created['public_ip']})")
+    created = GATEWAYS.create(cli, body, verb="Creating", detail=lambda g: g["public_ip"])
     cli.render(GATEWAYS.settle(cli, created, timeout) if wait else created)
 
 
@@ -100,9 +99,7 @@ def update(
     """
     cli = current()
     body = {"name": name, "description": description, "tags": tags(tag) if tag else None}
-    changes = {k: v for k, v in body.items() if v is not None}
-    path = GATEWAYS.item(GATEWAYS.resolve(cli, ref))
-    cli.render(cli.client.call("PATCH", path, json_body=changes))
+    cli.render(GATEWAYS.update(cli, ref, body))
 
 
 @app.command("delete")

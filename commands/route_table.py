@@ -10,7 +10,7 @@ from atonix_cli.context import current
 from atonix_cli.errors import CliError, ExitCode
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
-from atonix_cli.resources import Resource, tags
+from atonix_cli.resources import Resource, given, tags
 
 app = ResourceApp(help="Route tables: routes to gateways and instances, and their subnets.")
 
@@ -81,9 +81,7 @@ def create(
         "description": description,
         "tags": tags(tag) or None,
     }
-    created = cli.client.post(TABLES.path, {k: v for k, v in body.items() if v is not None})
-    cli.info(f"Created route table {name} ({created['route_table_id']})")
-    cli.render(created)
+    cli.render(TABLES.create(cli, body))
 
 
 @app.command("update")
@@ -99,9 +97,7 @@ def update(
     """
     cli = current()
     body = {"name": name, "description": description, "tags": tags(tag) if tag else None}
-    changes = {k: v for k, v in body.items() if v is not None}
-    path = TABLES.item(TABLES.resolve(cli, ref))
-    cli.render(cli.client.call("PATCH", path, json_body=changes))
+    cli.render(TABLES.update(cli, ref, body))
 
 
 @app.command("delete")
@@ -179,7 +175,7 @@ def add_route(
         "target_id": target_id,
     }
     path = TABLES.item(TABLES.resolve(cli, ref), "add_route")
-    route = cli.client.post(path, {k: v for k, v in body.items() if v is not None})
+    route = cli.client.post(path, given(body))
     cli.info(f"Added route {route['route_id']} to {route['target_id']}")
     cli.render(route)
 
@@ -201,7 +197,7 @@ def remove_route(
         raise CliError("name the route: --route-id or --destination", ExitCode.USAGE)
     body = {"route_id": route_id, "destination_cidr": destination_cidr}
     path = TABLES.item(TABLES.resolve(cli, ref), "remove_route")
-    cli.render(cli.client.post(path, {k: v for k, v in body.items() if v is not None}))
+    cli.render(cli.client.post(path, given(body)))
 
 
 @app.command("associate")

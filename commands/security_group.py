@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 from atonix_cli.context import current
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
-from atonix_cli.resources import Resource, tags
+from atonix_cli.resources import Resource, given, tags
 
 app = ResourceApp(help="Security groups: which traffic reaches instances, rule by rule.")
 
@@ -43,10 +41,6 @@ FromPort = typer.Option(
 )
 ToPort = typer.Option(None, *flag("to_port"), help="The last port of a range (default: --port).")
 Description = typer.Option(None, "--description")
-
-
-def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if v is not None}
 
 
 @app.command("list")
@@ -88,9 +82,7 @@ def create(
     """
     cli = current()
     body = {"name": name, "vpc_id": vpc_id, "description": description, "tags": tags(tag) or None}
-    created = cli.client.post(GROUPS.path, _drop_none(body))
-    cli.info(f"Created security group {name} ({created['sg_id']})")
-    cli.render(created)
+    cli.render(GROUPS.create(cli, body))
 
 
 @app.command("update")
@@ -106,8 +98,7 @@ def update(
     """
     cli = current()
     body = {"name": name, "description": description, "tags": tags(tag) if tag else None}
-    path = GROUPS.item(GROUPS.resolve(cli, ref))
-    cli.render(cli.client.call("PATCH", path, json_body=_drop_none(body)))
+    cli.render(GROUPS.update(cli, ref, body))
 
 
 @app.command("delete")
@@ -164,7 +155,7 @@ def add_rule(
         "description": description,
     }
     resource_id = GROUPS.resolve(cli, ref)
-    rule = cli.client.post(GROUPS.item(resource_id, "add_rule"), _drop_none(body))
+    rule = cli.client.post(GROUPS.item(resource_id, "add_rule"), given(body))
     cli.info(f"Added rule {rule['rule_id']} to security group {ref}")
     cli.render(rule)
 
@@ -191,7 +182,7 @@ def authorize_ingress(
         "description": description,
     }
     resource_id = GROUPS.resolve(cli, ref)
-    rule = cli.client.post(GROUPS.item(resource_id, "authorize_ingress"), _drop_none(body))
+    rule = cli.client.post(GROUPS.item(resource_id, "authorize_ingress"), given(body))
     cli.info(f"Added rule {rule['rule_id']} to security group {ref}")
     cli.render(rule)
 

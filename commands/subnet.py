@@ -82,10 +82,8 @@ def create(
         "description": description,
         "tags": tags(tag) or None,
     }
-    created = cli.client.post(SUBNETS.path, {k: v for k, v in body.items() if v is not None})
-    cli.info(
-        f"Created subnet {name} ({created['subnet_id']}, {created['cidr_block']}, "
-        f"{created['available_ip_count']} addresses)"
+    created = SUBNETS.create(
+        cli, body, detail=lambda s: f"{s['cidr_block']}, {s['available_ip_count']} addresses"
     )
     cli.render(created)
 
@@ -111,9 +109,7 @@ def update(
         "map_public_ip_on_launch": map_public_ip_on_launch,
         "tags": tags(tag) if tag else None,
     }
-    changes = {k: v for k, v in body.items() if v is not None}
-    path = SUBNETS.item(SUBNETS.resolve(cli, ref))
-    cli.render(cli.client.call("PATCH", path, json_body=changes))
+    cli.render(SUBNETS.update(cli, ref, body))
 
 
 @app.command("enable-public-ips")

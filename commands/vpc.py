@@ -73,9 +73,7 @@ def create(
         "enable_dns_hostnames": enable_dns_hostnames,
         "tags": tags(tag) or None,
     }
-    created = cli.client.post(VPCS.path, {k: v for k, v in body.items() if v is not None})
-    cli.info(f"Created vpc {name} ({created['vpc_id']}, {created['cidr_block']})")
-    cli.render(created)
+    cli.render(VPCS.create(cli, body, detail=lambda vpc: vpc["cidr_block"]))
 
 
 @app.command("update")
@@ -103,8 +101,7 @@ def update(
         "enable_dns_support": enable_dns_support,
         "tags": tags(tag) if tag else None,
     }
-    changes = {k: v for k, v in body.items() if v is not None}
-    cli.render(cli.client.call("PATCH", VPCS.item(VPCS.resolve(cli, ref)), json_body=changes))
+    cli.render(VPCS.update(cli, ref, body))
 
 
 @app.command("delete")
