@@ -102,6 +102,8 @@ class Collection(ResourceKind):
     states: StateMachine | None = None
     actions: tuple[Action, ...] = ()
     dependents: tuple[Dependent, ...] = ()
+    # What a `DELETE ?force=true` removes first, for the API's description ("" if nothing).
+    force_removes: str = ""
     # What one resource takes of its owner's quotas: SPEC B5 type -> a number, or a function of
     # the row ({"instances": 1, "vcpus": lambda i: i.vcpus}).
     quota: Mapping[str, int | Callable[[Any], int]] = field(default_factory=dict)

@@ -156,6 +156,16 @@ def _operation(route: Route, body_ref: dict[str, Any] | None) -> dict[str, Any]:
         parameters.append(
             {"name": name, "in": "query", "description": description, "schema": schema}
         )
+    removes = getattr(kind, "force_removes", None) if route.method == "DELETE" else None
+    if removes:
+        parameters.append(
+            {
+                "name": "force",
+                "in": "query",
+                "description": f"true: remove {removes} first",
+                "schema": {"type": "boolean", "default": False},
+            }
+        )
     if route.method == "POST" and not public:
         parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
     if parameters:

@@ -246,6 +246,8 @@ VPCS = Collection(
     update_schema=VpcUpdate,
     update=update_vpc,
     delete=delete_vpc,
+    force_removes="its NAT gateways, subnets, internet gateway, route tables and security groups "
+    "(refused while instances run in it)",
     dependents=(
         Dependent(collection="subnets", column="vpc_id", forced=True),
         Dependent(collection="internet-gateways", column="vpc_id", forced=True),

@@ -397,6 +397,7 @@ BUCKETS = Collection(
     default_ordering="-created_at",
     counted=True,
     quota={"buckets": 1},
+    force_removes="every object and version",
     states=StateMachine(
         states=("creating", "active", "deleting", "deleted", "faulted"),
         transitions={"creating": ("active", 1.0), "deleting": ("deleted", 1.0)},

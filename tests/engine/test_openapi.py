@@ -145,6 +145,15 @@ def test_lists_document_their_query_parameters(doc: dict[str, Any]) -> None:
     }
 
 
+def test_a_delete_that_can_be_forced_documents_force(doc: dict[str, Any]) -> None:
+    def names(path: str) -> set[str]:
+        return {p.get("name") for p in doc["paths"][path]["delete"].get("parameters", [])}
+
+    assert "force" in names("/api/v1/services/vpcs/{id}/")
+    assert "force" in names("/api/v1/services/buckets/{id}/")
+    assert "force" not in names("/api/v1/services/instances/{id}/")
+
+
 def test_name_is_offered_only_on_collections_with_a_name(doc: dict[str, Any]) -> None:
     def names(path: str) -> set[str]:
         return {p["name"] for p in doc["paths"][path]["get"]["parameters"]}
