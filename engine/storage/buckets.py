@@ -28,10 +28,11 @@ ACLS = ("private", "public-read", "public-read-write", "authenticated-read")
 ENCRYPTION_TYPES = ("sse-s3", "sse-kms", "cse-kms")
 GIB = 1024**3
 _ITEM = f"{SERVICES}/buckets/{{id}}/"
-_BUCKETS, _OBJECTS, _DATA = (
+_BUCKETS, _OBJECTS, _DATA, _ACCESS = (
     "engine.storage.buckets:BUCKETS",
     "engine.storage.s3_objects",
     "engine.storage.data",
+    "engine.storage.access",
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{1,61}[A-Za-z0-9]$")
 
@@ -454,11 +455,11 @@ BUCKETS = Collection(
         Route(
             "POST",
             f"{_ITEM}presign/",
-            f"{_DATA}:presign",
+            f"{_ACCESS}:presign",
             "storage:read",
             "A URL for one GET or PUT of one key, valid until it expires",
             resource=_BUCKETS,
-            body=f"{_DATA}:PresignBody",
+            body=f"{_ACCESS}:PresignBody",
         ),
         # The data route (SPEC A1): the object's bytes, streamed both ways.
         Route(

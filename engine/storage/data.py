@@ -1,4 +1,4 @@
-"""The data route (SPEC A1): object bytes in and out, streamed, never held whole; presigned URLs.
+"""The data route (SPEC A1): object bytes in and out, streamed, never held whole.
 
 `PUT buckets/<bucket>/objects/<key>` streams the body into a blob while hashing it (MD5, the
 ETag, and SHA-256), checks the checksums the client sent, makes the blob durable, and only then
@@ -6,8 +6,7 @@ commits the row with the bucket's totals, its limit and the audit record in one 
 `GET` streams the blob back (one `Range`, `If-None-Match`); `HEAD` is the same without a body;
 `DELETE` adds a delete marker when the bucket keeps versions, or removes a version for good.
 
-Who may: the bucket's owner (or an admin) with a credential; anyone for a public object's reads;
-anyone holding a presigned URL, for the one method and key it was signed for, until it expires.
+Who may read or write is `engine.storage.access`'s to say.
 """
 
 from __future__ import annotations
@@ -15,26 +14,21 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
-import os
 import re
 import secrets
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field as PydanticField
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import select
 
 from engine.api.http import Request, Response, Stream
-from engine.context import Ctx, Principal
+from engine.context import Ctx
 from engine.errors import (
     ChecksumMismatch,
-    Forbidden,
     NotFound,
     QuotaExceeded,
     RangeNotSatisfiable,
@@ -43,8 +37,7 @@ from engine.errors import (
     ValidationFailed,
     field_error,
 )
-from engine.resources import Body
-from engine.storage import blobs, buckets
+from engine.storage import access, blobs, buckets
 from engine.storage import s3_objects as objects
 from engine.storage.buckets import GIB, Bucket
 from engine.storage.s3_objects import NULL_VERSION, S3Object
@@ -53,133 +46,7 @@ MAX_OBJECT_BYTES = 5 * GIB  # SPEC B5: 5 GB per object
 BUCKET_LIMIT_BYTES = 1000 * GIB  # SPEC B5: 1000 GB per bucket
 SMALL_BODY = 256 * 1024  # a body this small is read whole, then stored in one transaction
 META_PREFIX = "x-atonix-meta-"
-MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 PUBLIC_ACLS = ("public-read", "public-read-write")
-
-
-# --- keys and access -------------------------------------------------------------------------
-
-
-def object_key(request: Request) -> str:
-    """The key: the rest of the path, percent-decoded once. A WSGI server hands the path over
-    as latin-1 characters of its bytes (PEP 3333), decoded here as UTF-8; a path that is not
-    such a spelling (httpx's WSGITransport decodes as UTF-8 itself) is taken as it is."""
-    raw = request.params["key"]
-    try:
-        key = raw.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        key = raw
-    return objects.check_key(key)
-
-
-def _signature(secret: bytes, method: str, bucket_id: str, key: str, expires: int) -> str:
-    message = f"{method}\n{bucket_id}\n{key}\n{expires}".encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
-
-
-def presign_secret(db: Any) -> bytes:
-    """The engine's signing secret: `ATONIX_PRESIGN_KEY`, or `<data_dir>/presign.key` (0600),
-    made on first use; shared by every worker and server on that data directory."""
-    configured = os.environ.get("ATONIX_PRESIGN_KEY")
-    if configured:
-        return configured.encode()
-    path = Path(db.data_dir) / "presign.key"
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_hex(32).encode()
-    temporary = path.with_name(f".presign.key.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secret)
-        handle.flush()
-        os.fsync(handle.fileno())
-    try:
-        os.link(temporary, path)  # the first to get there wins; everyone reads its secret
-    except FileExistsError:
-        pass
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path.read_bytes()
-
-
-def _as_owner(ctx: Ctx, bucket: Bucket, via: str) -> None:
-    """A presigned request acts as the bucket's owner, who signed it."""
-    ctx.principal = Principal(
-        user_id=0,
-        username=bucket.owner or "",
-        role="developer",
-        scopes=("storage:read", "storage:write"),
-        credential=via,
-        credential_id="",
-    )
-
-
-def _presigned(ctx: Ctx, request: Request, key: str, method: str) -> Bucket | None:
-    """The bucket of a valid presigned request; None if the request is not presigned; 403 if
-    the URL was altered, is for another method or key, or has expired."""
-    signature = request.arg("signature")
-    if signature is None:
-        return None
-    expires_raw, signed_method = request.arg("expires") or "", request.arg("method") or ""
-    refused = Forbidden("the presigned URL is invalid or has expired")
-    if not expires_raw.isdecimal() or signed_method != method:
-        raise refused
-    expires = int(expires_raw)
-    bucket = buckets.find_public(ctx, request.params["id"])
-    if bucket is None:
-        raise refused
-    expected = _signature(presign_secret(ctx.db), method, bucket.bucket_id, key, expires)
-    if not hmac.compare_digest(expected, signature):
-        raise refused
-    if expires <= int(ctx.now.timestamp()):
-        raise refused
-    _as_owner(ctx, bucket, "presigned")
-    return bucket
-
-
-def _readable_bucket(ctx: Ctx, request: Request, key: str) -> tuple[Bucket, bool]:
-    """The bucket a read names, and whether only public objects of it may be read."""
-    presigned = _presigned(ctx, request, key, "GET")
-    if presigned is not None:
-        return presigned, False
-    ref = request.params["id"]
-    if ctx.principal.username:
-        try:
-            return buckets.find(ctx, ref), False
-        except NotFound:
-            found = buckets.find_public(ctx, ref)
-            if found is None:
-                raise
-            return found, True  # another user's bucket: its public objects only, else 404
-    found = buckets.find_public(ctx, ref)
-    if found is None:
-        raise Unauthenticated("authentication required: send an API key or a bearer token")
-    return found, True
-
-
-def _writable_bucket(
-    ctx: Ctx, request: Request, key: str, method: str, *, lock: bool = False
-) -> Bucket:
-    """The bucket a write names, locked until the unit of work ends if `lock` (and active)."""
-    presigned = _presigned(ctx, request, key, method)
-    if presigned is not None:
-        return _for_write(ctx, presigned) if lock else presigned
-    if not ctx.principal.username:
-        raise Unauthenticated("authentication required: send an API key or a bearer token")
-    found = buckets.find(ctx, request.params["id"], for_write=lock)
-    if lock:
-        buckets.require_active(found)
-    return found
-
-
-def _for_write(ctx: Ctx, bucket: Bucket) -> Bucket:
-    """The bucket's row again, locked until the unit of work ends (its totals change)."""
-    locked = buckets.find(ctx, bucket.bucket_id, for_write=True, owner=bucket.owner)
-    buckets.require_active(locked)
-    return locked
 
 
 # --- headers ---------------------------------------------------------------------------------
@@ -382,7 +249,7 @@ def _over_limit(bucket: Bucket, adding: int) -> QuotaExceeded:
 def put_object(request: Request) -> Response:
     """Store the body as the object `key` (a new version when the bucket keeps versions)."""
     assert request.unit is not None
-    key = object_key(request)
+    key = access.object_key(request)
     declared = request.content_length
     if declared is not None and declared > MAX_OBJECT_BYTES:
         raise _too_large()
@@ -398,7 +265,7 @@ def put_object(request: Request) -> Response:
         # transaction (a small put costs one write, one fsync).
         body = b"".join(_chunks(request, declared))
         with request.unit(write=True) as ctx:
-            bucket = _writable_bucket(ctx, request, key, "PUT", lock=True)
+            bucket = access.writable_bucket(ctx, request, key, "PUT", lock=True)
             store, _ = blobs.store(ctx.db)
             upload = Upload(store.writer(bucket.bucket_id), new_data_key(ctx, bucket))
             try:
@@ -415,7 +282,7 @@ def put_object(request: Request) -> Response:
         return _stored(obj)
     # A large body is checked against the bucket before a byte of it is read.
     with request.unit(write=False) as ctx:
-        bucket = _writable_bucket(ctx, request, key, "PUT")
+        bucket = access.writable_bucket(ctx, request, key, "PUT")
         buckets.require_active(bucket)
         if declared is not None and bucket.total_size_bytes + declared > BUCKET_LIMIT_BYTES:
             current = None if bucket.versioning_enabled else objects.latest(ctx, bucket, key)
@@ -434,7 +301,7 @@ def put_object(request: Request) -> Response:
         _check_checksums(request, upload)
         upload.finish()
         with request.unit(write=True) as ctx:
-            locked = _for_write(ctx, bucket)
+            locked = access.for_write(ctx, bucket)
             obj = request.subject = commit_upload(ctx, locked, key, upload, *described)
             _log(ctx, locked, obj, "PUT", 200, 0)
     except BaseException:
@@ -575,11 +442,11 @@ def get_object(request: Request) -> Response:
 
 def _get(request: Request) -> tuple[Response, Bucket, S3Object]:
     assert request.unit is not None
-    key = object_key(request)
+    key = access.object_key(request)
     version_id = request.arg("version_id")
     with request.unit(write=False) as ctx:
         store, _ = blobs.store(ctx.db)
-        bucket, public_only = _readable_bucket(ctx, request, key)
+        bucket, public_only = access.readable_bucket(ctx, request, key)
         if public_only:
             # Of another user's bucket, only what is public exists for the caller.
             try:
@@ -678,10 +545,10 @@ def delete_object(request: Request) -> Response:
     """Without `version_id`: the object goes (a delete marker when the bucket keeps versions);
     with it, that version goes for good."""
     assert request.unit is not None
-    key = object_key(request)
+    key = access.object_key(request)
     version_id = request.arg("version_id")
     with request.unit(write=True) as ctx:
-        bucket = _writable_bucket(ctx, request, key, "DELETE", lock=True)
+        bucket = access.writable_bucket(ctx, request, key, "DELETE", lock=True)
         headers: list[tuple[str, str]] = []
         if version_id is not None:
             obj = objects.version(ctx, bucket, key, version_id or NULL_VERSION)
@@ -729,45 +596,6 @@ def delete_object(request: Request) -> Response:
         ctx.audit_details.update(bucket=bucket.bucket_id, object_key=key, version_id=version_id)
         _log(ctx, bucket, request.subject, "DELETE", 204, 0)
     return Response(204, None, headers=headers)
-
-
-# --- presigned URLs --------------------------------------------------------------------------
-
-
-class PresignBody(Body):
-    key: str
-    method: Literal["GET", "PUT"] = "GET"
-    expires_in: int = PydanticField(default=3600, ge=1, le=MAX_PRESIGN_SECONDS)
-
-
-def presign(request: Request) -> dict[str, Any]:
-    """POST buckets/<id>/presign/: a URL for one GET or PUT of one key, until it expires."""
-    from urllib.parse import quote, urlencode
-
-    ctx = request.ctx
-    body = request.parse(PresignBody)
-    key = objects.check_key(body.key)
-    bucket = buckets.bucket_of(ctx, request.params["id"])
-    if body.method == "PUT":
-        from engine.identity.service import authorize
-
-        authorize(ctx.principal, "storage:write")
-    expires_at = ctx.now + timedelta(seconds=body.expires_in)
-    expires = int(expires_at.timestamp())
-    signature = _signature(presign_secret(ctx.db), body.method, bucket.bucket_id, key, expires)
-    from engine.api.routes import SERVICES
-
-    path = f"{SERVICES}/buckets/{bucket.bucket_id}/objects/{quote(key, safe='/')}"
-    query = urlencode({"expires": expires, "method": body.method, "signature": signature})
-    host = request.headers.get("host")
-    return {
-        "url": f"http://{host}{path}?{query}" if host else None,
-        "path": f"{path}?{query}",
-        "method": body.method,
-        "bucket": bucket.bucket_id,
-        "key": key,
-        "expires_at": expires_at,
-    }
 
 
 # --- leftovers -------------------------------------------------------------------------------
