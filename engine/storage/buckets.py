@@ -23,7 +23,6 @@ from engine.resources import (
     parse_bool,
 )
 from engine.sqltypes import UTCDateTime
-from engine.storage import encryption_keys
 
 ACLS = ("private", "public-read", "public-read-write", "authenticated-read")
 ENCRYPTION_TYPES = ("sse-s3", "sse-kms", "cse-kms")
@@ -496,5 +495,5 @@ BUCKETS = Collection(
 
 # The tables a bucket's operations touch, created with its own (imported last: objects import
 # this module).
-from engine.storage import access_logs  # noqa: E402, F401
+from engine.storage import access_logs, encryption_keys  # noqa: E402, F401
 from engine.storage import s3_objects as objects  # noqa: E402

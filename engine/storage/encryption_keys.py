@@ -8,6 +8,7 @@ import binascii
 import hashlib
 import logging
 import os
+import re
 import secrets
 import struct
 from datetime import datetime, timedelta
@@ -16,7 +17,20 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field as PydanticField
 from pydantic import field_validator
-from sqlalchemy import Index, LargeBinary, UniqueConstraint, delete, event, func, or_, update
+from sqlalchemy import (
+    Index,
+    LargeBinary,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    delete,
+    event,
+    func,
+    inspect,
+    or_,
+    update,
+)
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
 
@@ -157,12 +171,19 @@ def master_key(db: Database) -> bytes:
     cached = _masters.get(str(path))
     if cached is not None:
         return cached
-    if not path.exists():
-        _create_master(path)
-    mode = path.stat().st_mode & 0o777
+    try:
+        if not path.exists():
+            _create_master(path)
+        mode = path.stat().st_mode & 0o777
+        text = path.read_text()
+    except OSError as error:
+        raise InternalError(
+            f"the master key {path} cannot be read or created: {error.strerror or error}; "
+            f"make the data directory writable, or give the key in {MASTER_ENV}"
+        ) from None
     if mode & 0o077:
         log.warning("%s is readable by others (mode %o); it should be 0600", path, mode)
-    found = _masters[str(path)] = _decode_master(path.read_text(), str(path))
+    found = _masters[str(path)] = _decode_master(text, str(path))
     return found
 
 
@@ -199,6 +220,33 @@ def _create_master(path: Path) -> None:
         log.info("created the master key %s", path)
     finally:
         temp.unlink(missing_ok=True)
+
+
+# (database url, fingerprint) pairs this process has found to agree with the database's.
+_agreed: set[tuple[str, str]] = set()
+_MASTER_META = "master_key_fingerprint"
+
+
+def _check_master(session: Session, db: Database, fingerprint: str) -> None:
+    """Refuse to make key material under a master key other than the one the database's keys
+    were made under: servers sharing a database each with a master.key of their own (say, per
+    pod) would otherwise each seal what the others cannot open. The first key made records the
+    master key's fingerprint in `atonix_meta`."""
+    if (db.url, fingerprint) in _agreed:
+        return
+    from engine.db import Meta
+
+    row = session.get(Meta, _MASTER_META)
+    if row is None:
+        session.add(Meta(key=_MASTER_META, value=fingerprint))  # agreed once it has committed
+        return
+    if row.value != fingerprint:
+        raise InternalError(
+            f"this engine's master key (fingerprint {fingerprint}) is not the one this "
+            f"database's encryption keys were made under ({row.value}): give every server "
+            f"sharing the database the same {MASTER_ENV}"
+        )
+    _agreed.add((db.url, fingerprint))
 
 
 def _fingerprint(master: bytes) -> str:
@@ -239,6 +287,7 @@ def _material_aad(key_id: str, version: int) -> bytes:
 
 def _add_material(ctx: Ctx, key: EncryptionKey, version: int) -> None:
     master = master_key(ctx.db)
+    _check_master(ctx.session, ctx.db, _fingerprint(master))
     nonce = os.urandom(_NONCE)
     material = _new_material(key.key_type, key.algorithm)
     sealed = _aead(master).encrypt(nonce, material, _material_aad(key.key_id, version))
@@ -253,34 +302,40 @@ def _add_material(ctx: Ctx, key: EncryptionKey, version: int) -> None:
     )
 
 
-def _material(session: Session, db: Database, key: EncryptionKey, version: int) -> bytes:
+def _open_material(db: Database, key_id: str, version: int, row: Any) -> bytes:
+    """The material of one version of a key, from its row's `wrapped` and `master` columns."""
     from cryptography.exceptions import InvalidTag
 
-    row = session.exec(
-        select(EncryptionKeyMaterial)
-        .where(col(EncryptionKeyMaterial.key_id) == key.key_id)
-        .where(col(EncryptionKeyMaterial.version) == version)
-    ).first()
-    if row is None:
-        raise InternalError(f"encryption key {key.key_id} has no material version {version}")
+    if row is None or row.wrapped is None:
+        raise InternalError(f"encryption key {key_id} has no material version {version}")
     master = master_key(db)
+    wrapped = bytes(row.wrapped)
     try:
         return bytes(
             _aead(master).decrypt(
-                row.wrapped[:_NONCE], row.wrapped[_NONCE:], _material_aad(key.key_id, version)
+                wrapped[:_NONCE], wrapped[_NONCE:], _material_aad(key_id, version)
             )
         )
     except InvalidTag:
         if row.master != _fingerprint(master):
             raise InternalError(
-                f"encryption key {key.key_id} was made under another master key (fingerprint "
+                f"encryption key {key_id} was made under another master key (fingerprint "
                 f"{row.master}) than this engine's ({_fingerprint(master)}): start the engine "
                 f"with the master key it was made with ({MASTER_ENV} or {MASTER_FILE})"
             ) from None
-        raise InternalError(f"the material of encryption key {key.key_id} is damaged") from None
+        raise InternalError(f"the material of encryption key {key_id} is damaged") from None
 
 
 # --- the collection's service functions ---------------------------------------------------------
+
+
+_ID_LIKE = re.compile(r"key-[0-9a-f]{12}")
+
+
+def _check_name(name: str, key_id: str) -> None:
+    """A name that reads as another key's id would make `atonix key rotate <name>` ambiguous."""
+    if _ID_LIKE.fullmatch(name) and name != key_id:
+        raise field_error("name", "must not look like a key id (key-<12 hex digits>)")
 
 
 def _name_taken(ctx: Ctx, owner: str, name: str, *, other_than: str = "") -> bool:
@@ -309,6 +364,7 @@ def _insert(
 ) -> EncryptionKey:
     key_id = ENCRYPTION_KEYS.new_id()
     name = name or key_id
+    _check_name(name, key_id)
     if _name_taken(ctx, owner, name):
         raise _conflict(owner, name)
     key = EncryptionKey(
@@ -326,11 +382,11 @@ def _insert(
         meta={},
     )
     ENCRYPTION_KEYS.added(ctx, key)
-    _add_material(ctx, key, 1)
     try:
         ctx.session.flush()
     except IntegrityError:  # the same name made by a concurrent request (PostgreSQL)
         raise _conflict(owner, name) from None
+    _add_material(ctx, key, 1)
     return key
 
 
@@ -364,6 +420,8 @@ def create_key(ctx: Ctx, spec: KeyCreate) -> EncryptionKey:
 
 
 def update_key(ctx: Ctx, key: EncryptionKey, spec: KeyUpdate) -> EncryptionKey:
+    if spec.name is not None:
+        _check_name(spec.name, key.key_id)
     if spec.name is not None and _name_taken(
         ctx, key.owner or "", spec.name, other_than=key.key_id
     ):
@@ -378,6 +436,10 @@ def update_key(ctx: Ctx, key: EncryptionKey, spec: KeyUpdate) -> EncryptionKey:
             key.last_rotated_at or key.created_at, key.rotation_enabled, key.rotation_period_days
         )
     ctx.session.add(key)
+    try:
+        ctx.session.flush()
+    except IntegrityError:  # renamed to a name a concurrent request just took (PostgreSQL)
+        raise _conflict(key.owner or "", key.name) from None
     ctx.audit_details.update(spec.model_dump(exclude_none=True, exclude={"metadata"}))
     return key
 
@@ -410,6 +472,9 @@ def _users_of(ctx: Ctx, key_id: str, collection: str, column: str) -> int:
         return 0
     model = registry.get(collection).model
     if column not in model.__table__.columns:
+        return 0
+    # Tables are made when their service is first used: no table yet, no users.
+    if not inspect(ctx.session.connection()).has_table(model.__tablename__):
         return 0
     query = select(func.count()).select_from(model).where(col(getattr(model, column)) == key_id)
     if "status" in model.__table__.columns:
@@ -513,7 +578,9 @@ def _find(ctx: Ctx, owner: str, ref: str, *, by_name_only: bool = False) -> Encr
     return found[0] if found else None
 
 
-def _check_usable(key: EncryptionKey) -> None:
+def _check_usable(key: Any) -> None:
+    """409 INVALID_STATE naming a key (a row or a model: `key_id`, `name`, `key_state`) that
+    is not enabled."""
     if key.key_state != "enabled":
         label = f"{key.key_id} ({key.name})" if key.name != key.key_id else key.key_id
         raise InvalidState(
@@ -523,11 +590,57 @@ def _check_usable(key: EncryptionKey) -> None:
         )
 
 
-def _by_id(ctx: Ctx, key_id: str) -> EncryptionKey:
-    key = ctx.session.exec(select(EncryptionKey).where(col(EncryptionKey.key_id) == key_id)).first()
-    if key is None:
+_keys = EncryptionKey.__table__  # type: ignore[attr-defined]
+_material_rows = EncryptionKeyMaterial.__table__  # type: ignore[attr-defined]
+_KEY_COLUMNS = (
+    _keys.c.key_id,
+    _keys.c.name,
+    _keys.c.key_state,
+    _keys.c.key_type,
+    _keys.c.rotation_enabled,
+    _keys.c.next_rotation_at,
+    _keys.c.current_version,
+    _material_rows.c.wrapped,
+    _material_rows.c.master,
+)
+# A key with one version of its material, in one query (every object read and write makes one):
+# its current version, or the version a wrapped data key names.
+_WITH_CURRENT = (
+    sa_select(*_KEY_COLUMNS)
+    .select_from(
+        _keys.outerjoin(
+            _material_rows,
+            and_(
+                _material_rows.c.key_id == _keys.c.key_id,
+                _material_rows.c.version == _keys.c.current_version,
+            ),
+        )
+    )
+    .where(_keys.c.key_id == bindparam("key_id"))
+)
+_WITH_VERSION = (
+    sa_select(*_KEY_COLUMNS)
+    .select_from(
+        _keys.outerjoin(
+            _material_rows,
+            and_(
+                _material_rows.c.key_id == _keys.c.key_id,
+                _material_rows.c.version == bindparam("version"),
+            ),
+        )
+    )
+    .where(_keys.c.key_id == bindparam("key_id"))
+)
+
+
+def _lookup(ctx: Ctx, key_id: str, version: int | None = None) -> Any:
+    if version is None:
+        row = ctx.session.execute(_WITH_CURRENT, {"key_id": key_id}).first()
+    else:
+        row = ctx.session.execute(_WITH_VERSION, {"key_id": key_id, "version": version}).first()
+    if row is None:
         raise NotFound(f"encryption key {key_id} not found", details={"id": key_id})
-    return key
+    return row
 
 
 def new_data_key(ctx: Ctx, *, key_id: str) -> tuple[bytes, bytes]:
@@ -535,16 +648,22 @@ def new_data_key(ctx: Ctx, *, key_id: str) -> tuple[bytes, bytes]:
     material (store the wrapped one with the version). 409 INVALID_STATE naming a disabled key.
 
     A key whose rotation is due is rotated first (automatic rotation happens on use)."""
-    key = _by_id(ctx, key_id)
+    key = _lookup(ctx, key_id)
     _check_usable(key)
     if key.key_type != "symmetric":
         raise field_error("kms_key_id", f"encryption key {key_id} is {key.key_type}")
     if key.rotation_enabled and key.next_rotation_at and key.next_rotation_at <= ctx.now:
-        _rotate(ctx, key)
-    material = _material(ctx.session, ctx.db, key, key.current_version)
+        model = ctx.session.exec(
+            select(EncryptionKey).where(col(EncryptionKey.key_id) == key_id).with_for_update()
+        ).one()
+        _rotate(ctx, model)
+        ctx.session.flush()
+        key = _lookup(ctx, key_id)
+    version = key.current_version
+    material = _open_material(ctx.db, key_id, version, key)
     data_key = os.urandom(DATA_KEY_BYTES)
     nonce = os.urandom(_NONCE)
-    header = struct.pack(">BI", _WRAP_FORMAT, key.current_version)
+    header = struct.pack(">BI", _WRAP_FORMAT, version)
     sealed = _aead(material).encrypt(nonce, data_key, _data_key_aad(key_id, header))
     _count_operation(ctx.session, key_id)
     return data_key, header + nonce + sealed
@@ -555,14 +674,15 @@ def unwrap_data_key(ctx: Ctx, *, key_id: str, wrapped: bytes) -> bytes:
     409 INVALID_STATE naming a disabled key; 500 INTERNAL_ERROR if the wrapped key is damaged."""
     from cryptography.exceptions import InvalidTag
 
-    key = _by_id(ctx, key_id)
-    _check_usable(key)
     wrapped = bytes(wrapped)
     if len(wrapped) != _WRAPPED_BYTES or wrapped[0] != _WRAP_FORMAT:
+        _check_usable(_lookup(ctx, key_id))  # a disabled key is still the clearer error
         raise InternalError(f"a data key wrapped by {key_id} is damaged (bad length or format)")
     header = wrapped[:5]
     (version,) = struct.unpack(">I", header[1:])
-    material = _material(ctx.session, ctx.db, key, version)
+    key = _lookup(ctx, key_id, version)
+    _check_usable(key)
+    material = _open_material(ctx.db, key_id, version, key)
     try:
         return bytes(
             _aead(material).decrypt(
@@ -635,3 +755,7 @@ ENCRYPTION_KEYS = Collection(
         Action("enable", enable_key, summary="Enable a disabled key", message="Enabled"),
     ),
 )
+
+# The tables delete_key counts in (buckets, object versions), created with this one's: imported
+# last, as they import this module.
+from engine.storage import buckets as _buckets  # noqa: E402, F401

@@ -12,47 +12,45 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 # Layout of a sealed file:
-#   header  = MAGIC (4) | VERSION (1) | reserved (3) | nonce prefix (8)          16 bytes
-#   chunk i = AES-GCM(plaintext[i*CHUNK : (i+1)*CHUNK]) | tag (16)
-# Every chunk holds CHUNK plaintext bytes except the last, which holds 1..CHUNK (0 only for an
-# empty object, which is one empty last chunk), so the plaintext size follows from the file size
-# and a Range maps to the chunks it needs. The nonce is the random per-object prefix and the
-# chunk index; the header, the chunk index and a last-chunk flag are the associated data, so a
-# chunk moved, dropped, repeated, or a file cut at a chunk boundary fails authentication.
+#   header  = MAGIC (4) | VERSION (1) | log2 of the chunk size (1) | reserved (2) | prefix (8)
+#   chunk i = AES-GCM(plaintext[i*CHUNK : (i+1)*CHUNK]) with its tag (16)
+# Every chunk but the last holds CHUNK plaintext bytes; the last holds the rest, 0..CHUNK-1
+# bytes (an empty last chunk ends an object whose size is a multiple of CHUNK), so the plaintext
+# size follows from the file size, a Range maps to the chunks it needs, and a full chunk is
+# sealed as soon as it is full. The nonce is the random per-object prefix and the chunk index;
+# the header, the chunk index and a last-chunk flag are the associated data, so a chunk moved,
+# dropped, repeated, taken from another object, or a file cut anywhere fails authentication.
 MAGIC = b"ATXS"
 VERSION = 1
-CHUNK = 64 * 1024
+CHUNK = 256 * 1024
 TAG = 16
 HEADER = 16
 KEY_BYTES = 32
 _PREFIX = 8
-_SEALED_CHUNK = CHUNK + TAG
-_MAX_CHUNKS = 2**32  # the 4-byte counter in the nonce: 256 TiB per object, far over the limit
+_LOG2_RANGE = range(12, 25)  # chunks a reader accepts: 4 KiB to 16 MiB
+_MAX_CHUNKS = 2**32  # the 4-byte counter in the nonce: 1 PiB per object, far over the limit
 
 
 class SealedDataError(Exception):
     """The sealed bytes are not what was sealed with this key (tampered, cut, or wrong key)."""
 
 
-def sealed_size(plain_size: int) -> int:
+def sealed_size(plain_size: int, chunk: int = CHUNK) -> int:
     """The size on disk of `plain_size` plaintext bytes once sealed."""
     if plain_size < 0:
         raise ValueError("plain_size must be >= 0")
-    chunks = max(1, -(-plain_size // CHUNK))
-    return HEADER + plain_size + chunks * TAG
+    return HEADER + plain_size + (plain_size // chunk + 1) * TAG
 
 
-def plain_size(sealed: int) -> int:
+def plain_size(sealed: int, chunk: int = CHUNK) -> int:
     """The plaintext size of a sealed file of `sealed` bytes; SealedDataError if none fits."""
     body = sealed - HEADER
     if body < TAG:
         raise SealedDataError("sealed object is shorter than its header and one chunk")
-    full, rest = divmod(body, _SEALED_CHUNK)
-    if rest == 0:
-        return full * CHUNK
+    full, rest = divmod(body, chunk + TAG)
     if rest < TAG:
-        raise SealedDataError("sealed object ends inside a chunk tag")
-    return full * CHUNK + rest - TAG
+        raise SealedDataError("sealed object ends inside a chunk")
+    return full * chunk + rest - TAG
 
 
 def _check_key(data_key: bytes) -> AESGCM:
@@ -72,21 +70,33 @@ def _aad(header: bytes, index: int, last: bool) -> bytes:
 class SealingWriter:
     """Seal a stream of plaintext into `raw_file`, one chunk at a time.
 
-    `write` takes plaintext in pieces of any size; `close` seals the last chunk and flushes
-    `raw_file` (it leaves the file open: the caller fsyncs and renames it). Usable as a
-    context manager, which closes on success only, so a failed upload never looks complete.
+    `write` takes plaintext in pieces of any size (full chunks are sealed straight from the
+    caller's buffer, without a copy); `close` seals the last chunk and flushes `raw_file`,
+    leaving it open: the caller fsyncs and renames it. As a context manager it closes on
+    success only, so an interrupted upload never reads as complete.
     """
 
-    def __init__(self, raw_file: BinaryIO, data_key: bytes) -> None:
+    def __init__(self, raw_file: BinaryIO, data_key: bytes, *, chunk: int = CHUNK) -> None:
+        log2 = chunk.bit_length() - 1
+        if log2 not in _LOG2_RANGE or chunk != 1 << log2:
+            raise ValueError("the chunk size must be a power of two from 4 KiB to 16 MiB")
         self._aead = _check_key(data_key)
         self._raw = raw_file
+        self._chunk = chunk
         self._prefix = os.urandom(_PREFIX)
-        self._header = MAGIC + bytes([VERSION]) + b"\0\0\0" + self._prefix
+        self._header = MAGIC + bytes([VERSION, log2]) + b"\0\0" + self._prefix
         self._buffer = bytearray()
         self._index = 0
         self._closed = False
         self.plain_bytes = 0
-        raw_file.write(self._header)
+        self._write(self._header)
+
+    def _write(self, data: bytes) -> None:
+        # An unbuffered file may take less than it was given: write until all of it is out.
+        view = memoryview(data)
+        while view:
+            written = self._raw.write(view)
+            view = view[len(view) if written is None else written :]
 
     def _seal(self, chunk: bytes | bytearray | memoryview, last: bool) -> None:
         if self._index >= _MAX_CHUNKS:
@@ -94,31 +104,32 @@ class SealingWriter:
         sealed = self._aead.encrypt(
             _nonce(self._prefix, self._index), chunk, _aad(self._header, self._index, last)
         )
-        self._raw.write(sealed)
+        self._write(sealed)
         self._index += 1
 
     def write(self, plain: bytes | bytearray | memoryview) -> int:
         if self._closed:
             raise ValueError("write to a closed SealingWriter")
         view = memoryview(plain).cast("B")
-        size = len(view)
+        size, chunk = len(view), self._chunk
         self.plain_bytes += size
-        # A full chunk is sealed only once a byte beyond it exists: until then it may be the last.
         if self._buffer:
-            take = min(CHUNK - len(self._buffer), size)
+            take = min(chunk - len(self._buffer), size)
             self._buffer += view[:take]
             view = view[take:]
-            if not view:
+            if len(self._buffer) < chunk:
                 return size
             self._seal(self._buffer, last=False)
             self._buffer.clear()
-        while len(view) > CHUNK:
-            self._seal(view[:CHUNK], last=False)
-            view = view[CHUNK:]
-        self._buffer += view
+        while len(view) >= chunk:
+            self._seal(view[:chunk], last=False)
+            view = view[chunk:]
+        if view:
+            self._buffer += view
         return size
 
     def close(self) -> None:
+        """Seal the last chunk (the rest of the plaintext, possibly empty) and flush."""
         if self._closed:
             return
         self._seal(self._buffer, last=True)
@@ -145,22 +156,29 @@ def read_range(
     tampering, a wrong key, or a range past the sealed size; ValueError on a reversed range.
     """
     aead = _check_key(data_key)
-    total = plain_size(raw_file.seek(0, os.SEEK_END))
+    size = raw_file.seek(0, os.SEEK_END)
+    raw_file.seek(0)
+    header = raw_file.read(HEADER)
+    if len(header) != HEADER or header[:4] != MAGIC or header[4] != VERSION:
+        raise SealedDataError("not a sealed object (bad header)")
+    if header[5] not in _LOG2_RANGE:
+        raise SealedDataError("not a sealed object (bad chunk size)")
+    chunk = 1 << header[5]
+    total = plain_size(size, chunk)
     if stop is None:
         stop = total
     if start < 0 or stop < start:
         raise ValueError(f"invalid range [{start}, {stop})")
     if stop > total:
         raise SealedDataError(f"range ends at {stop} but the sealed object holds {total} bytes")
-    raw_file.seek(0)
-    header = raw_file.read(HEADER)
-    if len(header) != HEADER or header[:4] != MAGIC or header[4] != VERSION:
-        raise SealedDataError("not a sealed object (bad header)")
-    opener = _Opener(raw_file, aead, header, total)
-    # An empty range still authenticates one chunk, so reading nothing of a bad object fails.
-    first = min(start // CHUNK, opener.last_index)
-    end = max(-(-stop // CHUNK), first + 1)
-    raw_file.seek(HEADER + first * _SEALED_CHUNK)
+    opener = _Opener(raw_file, aead, header, total, chunk)
+    # The chunks holding [start, stop); an empty range still authenticates one, so reading
+    # nothing of a damaged object fails too.
+    first = min(start // chunk, opener.last_index)
+    end = min(max(-(-stop // chunk), first + 1), opener.last_index + 1)
+    if stop == total:
+        end = opener.last_index + 1  # the last chunk too, empty or not: it proves the end
+    raw_file.seek(HEADER + first * (chunk + TAG))
     head = opener.piece(first, start, stop)
     return itertools.chain((head,) if head else (), opener.pieces(first + 1, end, start, stop))
 
@@ -168,18 +186,22 @@ def read_range(
 class _Opener:
     """Reads and authenticates consecutive chunks of one sealed file."""
 
-    def __init__(self, raw_file: BinaryIO, aead: AESGCM, header: bytes, total: int) -> None:
+    def __init__(
+        self, raw_file: BinaryIO, aead: AESGCM, header: bytes, total: int, chunk: int
+    ) -> None:
         self.raw = raw_file
         self.aead = aead
         self.header = header
         self.prefix = header[8:HEADER]
         self.total = total
-        self.last_index = max(0, -(-total // CHUNK) - 1)
+        self.chunk = chunk
+        self.last_index = total // chunk
 
     def piece(self, index: int, start: int, stop: int) -> bytes:
         """Chunk `index` (the file positioned at it), cut to [start, stop)."""
         last = index == self.last_index
-        want = (self.total - index * CHUNK) if last else CHUNK
+        base = index * self.chunk
+        want = (self.total - base) if last else self.chunk
         sealed = self.raw.read(want + TAG)
         if len(sealed) != want + TAG:
             raise SealedDataError("sealed object changed size while it was read")
@@ -191,8 +213,8 @@ class _Opener:
             raise SealedDataError(
                 f"chunk {index} failed authentication (tampered, or the wrong key)"
             ) from None
-        lo = max(start - index * CHUNK, 0)
-        hi = min(stop - index * CHUNK, len(plain))
+        lo = max(start - base, 0)
+        hi = min(stop - base, len(plain))
         if lo >= hi:
             return b""
         return plain if lo == 0 and hi == len(plain) else plain[lo:hi]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +128,34 @@ def test_another_users_keys_are_invisible(cli: Cli) -> None:
     expect_error(cli("--profile", "kim", "key", "show", "admins-key"), ExitCode.NOT_FOUND)
     assert cli.json("--profile", "kim", "key", "list") == []
     cli.ok("--profile", "kim", "key", "create", "--name", "admins-key")  # names are per owner
+
+
+def test_objects_under_a_disabled_key_until_it_is_enabled(cli: Cli, tmp_path: Path) -> None:
+    key_id = cli.json("key", "create", "--name", "app-data")["key_id"]
+    bucket = cli.json("bucket", "create", "vault", "--kms-key-id", "app-data", "--versioning")
+    assert bucket["kms_key_id"] == key_id
+    before = tmp_path / "before.bin"
+    before.write_bytes(os.urandom(300_000))
+    cli.ok("object", "put", "vault", "doc", str(before))
+    cli.ok("key", "rotate", "app-data")
+    after = tmp_path / "after.bin"
+    after.write_bytes(os.urandom(1000))
+    cli.ok("object", "put", "vault", "doc-2", str(after))
+
+    cli.ok("key", "disable", "app-data")
+    got = tmp_path / "got.bin"
+    line = expect_error(cli("object", "get", "vault", "doc", str(got)), ExitCode.CONFLICT, key_id)
+    assert "app-data" in line and "disabled" in line
+    assert not got.exists() or got.read_bytes() == b""
+    expect_error(cli("object", "put", "vault", "doc-3", str(after)), ExitCode.CONFLICT, key_id)
+    assert [o["object_key"] for o in cli.json("object", "ls", "vault")["objects"]] == [
+        "doc",
+        "doc-2",
+    ]
+
+    cli.ok("key", "enable", "app-data")
+    cli.ok("object", "get", "vault", "doc", str(got))
+    assert got.read_bytes() == before.read_bytes()  # sealed before the rotation
+    cli.ok("object", "get", "vault", "doc-2", str(got))
+    assert got.read_bytes() == after.read_bytes()
+    expect_error(cli("key", "delete", "app-data", "--yes"), ExitCode.CONFLICT, "DEPENDENCY")

@@ -115,6 +115,13 @@ def test_the_name_defaults_to_the_id_and_is_unique_per_owner(engine: LocalEngine
     )
     renamed = expect(alice.client.patch(key(other["key_id"]), json={"name": "other"}), 200)
     assert renamed["name"] == "other"
+    expect_error(
+        alice.client.patch(key(other["key_id"]), json={"name": unnamed["key_id"]}),
+        400,
+        "VALIDATION_ERROR",
+    )
+    back = expect(alice.client.patch(key(other["key_id"]), json={"name": other["key_id"]}), 200)
+    assert back["name"] == other["key_id"]
 
 
 def test_validation(engine: LocalEngine) -> None:
@@ -128,6 +135,7 @@ def test_validation(engine: LocalEngine) -> None:
         ({"material": "00" * 32}, "material"),
         ({"key_state": "disabled"}, "key_state"),
         ({"name": ""}, "name"),
+        ({"name": "key-0123456789ab"}, "name"),
     ):
         error = expect_error(alice.client.post(KEYS, json=body), 400, "VALIDATION_ERROR")
         assert field in error["details"], (body, error)
@@ -286,6 +294,35 @@ def test_master_key_from_the_environment(
         encryption_keys.new_data_key(ctx, key_id=key_id)
 
 
+def test_servers_sharing_a_database_must_share_the_master_key(
+    engine: LocalEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = engine.user()
+    monkeypatch.setenv(encryption_keys.MASTER_ENV, base64.b64encode(b"a" * 32).decode())
+    _create(alice.client, "first")
+    _create(alice.client, "second")
+    # Another server on the same database with a master key of its own makes nothing.
+    monkeypatch.setenv(encryption_keys.MASTER_ENV, base64.b64encode(b"b" * 32).decode())
+    error = expect_error(alice.client.post(KEYS, json={"name": "third"}), 500, "INTERNAL_ERROR")
+    assert "same ATONIX_MASTER_KEY" in error["error"]
+    with pytest.raises(InternalError, match="same ATONIX_MASTER_KEY"), unit_of_work(engine) as ctx:
+        encryption_keys.bucket_key(ctx, bucket_id="bkt-1", owner=alice.username)
+    monkeypatch.setenv(encryption_keys.MASTER_ENV, base64.b64encode(b"a" * 32).decode())
+    _create(alice.client, "third")
+
+
+def test_an_unusable_data_dir_is_a_clear_error(
+    engine: LocalEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setattr(engine.db, "data_dir", blocker / "data")
+    alice = engine.user()
+    error = expect_error(alice.client.post(KEYS, json={"name": "x"}), 500, "INTERNAL_ERROR")
+    assert "master key" in error["error"] and encryption_keys.MASTER_ENV in error["error"]
+    assert expect(alice.client.get(KEYS), 200)["count"] == 0
+
+
 def test_concurrent_processes_agree_on_one_master_key(tmp_path: Path) -> None:
     probe = (
         "import sys; from pathlib import Path; from engine.storage import encryption_keys as k\n"
@@ -435,3 +472,19 @@ def test_sealing_with_an_issued_data_key(engine: LocalEngine, tmp_path: Path) ->
     with unit_of_work(engine, write=False) as ctx:
         opened = encryption_keys.unwrap_data_key(ctx, key_id=made["key_id"], wrapped=wrapped)
     assert b"".join(sealing.read_range(raw, opened, 6, 11)) == b"hello"
+
+
+def test_concurrent_creates_of_one_name_make_one_key(engine: LocalEngine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    alice = engine.user()
+    token = alice.client.headers["Authorization"]
+
+    def make(_: int) -> int:
+        with engine.client(token) as client:
+            return client.post(KEYS, json={"name": "raced"}).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = sorted(pool.map(make, range(6)))
+    assert statuses == [201] + [409] * 5
+    assert expect(alice.client.get(KEYS, params={"name": "raced"}), 200)["count"] == 1

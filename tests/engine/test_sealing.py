@@ -48,14 +48,36 @@ def test_write_piece_sizes_give_the_same_layout(piece: int) -> None:
 
 def test_sealed_size_formula() -> None:
     assert sealing.sealed_size(0) == HEADER + TAG
-    assert sealing.sealed_size(CHUNK) == HEADER + CHUNK + TAG
+    assert sealing.sealed_size(CHUNK - 1) == HEADER + CHUNK - 1 + TAG
+    assert sealing.sealed_size(CHUNK) == HEADER + CHUNK + 2 * TAG  # and an empty last chunk
     assert sealing.sealed_size(CHUNK + 1) == HEADER + CHUNK + 1 + 2 * TAG
+    for size in (0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 7 * CHUNK + 3):
+        assert sealing.plain_size(sealing.sealed_size(size)) == size
     with pytest.raises(ValueError):
         sealing.sealed_size(-1)
     with pytest.raises(SealedDataError):
         sealing.plain_size(HEADER + TAG - 1)
     with pytest.raises(SealedDataError):
-        sealing.plain_size(HEADER + CHUNK + TAG + 3)  # ends inside a tag
+        sealing.plain_size(HEADER + CHUNK + TAG + 3)  # ends inside a chunk's tag
+
+
+@pytest.mark.parametrize("chunk", [4096, 1 << 20])
+def test_other_chunk_sizes_are_read_from_the_header(chunk: int) -> None:
+    plain = os.urandom(3 * chunk + 11)
+    raw = io.BytesIO()
+    writer = sealing.SealingWriter(raw, KEY, chunk=chunk)
+    writer.write(plain)
+    writer.close()
+    sealed = raw.getvalue()
+    assert len(sealed) == sealing.sealed_size(len(plain), chunk)
+    assert unseal(sealed) == plain
+    assert unseal(sealed, chunk - 5, 2 * chunk + 5) == plain[chunk - 5 : 2 * chunk + 5]
+
+
+@pytest.mark.parametrize("chunk", [0, 1000, 2048, 1 << 25])
+def test_unusable_chunk_sizes(chunk: int) -> None:
+    with pytest.raises(ValueError, match="power of two"):
+        sealing.SealingWriter(io.BytesIO(), KEY, chunk=chunk)
 
 
 def test_ranges_match_slices() -> None:
@@ -75,7 +97,7 @@ def test_range_decrypts_only_the_chunks_it_needs() -> None:
     sealed = bytearray(seal(plain))
     # Damage chunk 0 and chunk 9: a range inside chunks 4-5 never reads them.
     sealed[HEADER + 5] ^= 1
-    sealed[-3] ^= 1
+    sealed[HEADER + 9 * (CHUNK + TAG) + 5] ^= 1
     start, stop = 4 * CHUNK + 10, 5 * CHUNK + 10
     assert unseal(bytes(sealed), start, stop) == plain[start:stop]
     with pytest.raises(SealedDataError, match="chunk 0"):
@@ -85,10 +107,10 @@ def test_range_decrypts_only_the_chunks_it_needs() -> None:
 
 
 def test_read_range_yields_pieces_lazily_after_checking_the_first() -> None:
-    plain = os.urandom(4 * CHUNK)
+    plain = os.urandom(4 * CHUNK - 1)
     sealed = bytearray(seal(plain))
     sealed[-1] ^= 1
-    pieces = sealing.read_range(io.BytesIO(bytes(sealed)), KEY, 0, 4 * CHUNK)
+    pieces = sealing.read_range(io.BytesIO(bytes(sealed)), KEY, 0, 4 * CHUNK - 1)
     assert next(pieces) == plain[:CHUNK]
     assert next(pieces) == plain[CHUNK : 2 * CHUNK]
     next(pieces)
@@ -125,10 +147,15 @@ def test_chunks_cannot_be_reordered_dropped_or_repeated() -> None:
     for body in (c[1] + c[0] + c[2] + tail, c[0] + c[0] + c[2] + tail):
         with pytest.raises(SealedDataError):
             unseal(header + body)
-    # Cut at a chunk boundary: the new last chunk was not sealed as the last one.
-    for cut in (c[0], c[0] + c[1], c[0] + c[1] + c[2]):
+    # Cut anywhere, at a chunk boundary or not: what is left was not sealed as the last chunk.
+    for cut in (c[0], c[0] + c[1][:TAG], c[0] + c[1][:100], c[0] + c[1] + c[2], c[0] + c[1]):
         with pytest.raises(SealedDataError):
             unseal(header + cut)
+    # The empty last chunk of an object whose size is a multiple of the chunk proves its end.
+    whole = seal(os.urandom(2 * CHUNK))
+    with pytest.raises(SealedDataError):
+        unseal(whole[:-TAG])
+    assert len(unseal(whole)) == 2 * CHUNK
 
 
 def test_chunks_cannot_move_between_objects_under_the_same_key() -> None:
