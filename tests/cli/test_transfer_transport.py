@@ -252,3 +252,20 @@ def test_a_server_refusing_mid_upload_is_one_clear_error(
         assert error.code == "TOO_LARGE"
     else:
         assert "broke during PUT" in error.message
+
+
+def test_progress_bars_only_for_transfers_worth_one() -> None:
+    from atonix_cli import transfer
+
+    with transfer.progress_bar(1 << 20, enabled=True) as small:
+        assert small is None
+    with transfer.progress_bar(64 << 20, enabled=False) as piped:
+        assert piped is None
+    with transfer.progress_bar(64 << 20, enabled=True) as bars:
+        assert bars is not None
+        advance = bars.step("put big")
+        for _ in range(64):
+            advance(1 << 20)
+    with transfer.progress_bar(None, enabled=True) as unknown:  # stdin: length not known yet
+        assert unknown is not None
+        unknown.step("put -")(123)
