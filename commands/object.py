@@ -154,6 +154,7 @@ def _get(
     *,
     version_id: str | None = None,
     byte_range: str | None = None,
+    checksum: bool = True,
 ) -> tuple[int, dict[str, str]]:
     headers = {"Range": f"bytes={byte_range}"} if byte_range else {}
     response = cli.client.transfer(
@@ -170,7 +171,7 @@ def _get(
             written = transfer.download(
                 response,
                 dest,
-                verify=response.status == 200,
+                verify=checksum and response.status == 200,
                 progress=bars.step(f"get {key}") if bars else None,
             )
     finally:
@@ -240,6 +241,11 @@ def get(
     byte_range: str | None = typer.Option(
         None, "--range", metavar="FIRST-LAST", help="Only these bytes, e.g. 0-1023 or -500."
     ),
+    checksum: bool = typer.Option(
+        True,
+        "--checksum/--no-checksum",
+        help="Check what arrives over the network against the object's SHA-256 (default on).",
+    ),
 ) -> None:
     """Download an object (or a byte range of it) to a file or stdout.
 
@@ -251,7 +257,9 @@ def get(
     target = dest or key.rstrip("/").rsplit("/", 1)[-1]
     if not target:
         raise typer.BadParameter("the key has no file name; name DEST", param_hint="DEST")
-    written, _ = _get(cli, bucket, key, target, version_id=version_id, byte_range=byte_range)
+    written, _ = _get(
+        cli, bucket, key, target, version_id=version_id, byte_range=byte_range, checksum=checksum
+    )
     if target != "-":
         cli.info(f"Wrote {written} bytes to {target}")
 
@@ -420,7 +428,7 @@ def cp(
         target = dest
         if dest != "-" and (dest.endswith("/") or Path(dest).is_dir()):
             target = str(Path(dest) / src[1].rstrip("/").rsplit("/", 1)[-1])
-        written, _ = _get(cli, src[0], src[1], target)
+        written, _ = _get(cli, src[0], src[1], target, checksum=checksum)
         if target != "-":
             cli.info(f"Wrote {written} bytes to {target}")
         return
@@ -554,7 +562,7 @@ def _apply(cli: Application, step: dict[str, Any], bucket: str, *, checksum: boo
         _put(cli, bucket, key, source, content_type=None, metadata={}, checksum=checksum)
     elif action == "download":
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-        _get(cli, bucket, source[len(bucket) + 1 :], target)
+        _get(cli, bucket, source[len(bucket) + 1 :], target, checksum=checksum)
     elif step["remote"]:
         path = transfer.data_path(bucket, target[len(bucket) + 1 :])
         cli.client.transfer("DELETE", path).close()
