@@ -196,6 +196,10 @@ def test_presign_public_and_storage_class(cli: Cli, photos: str, tmp_path: Path)
     if cli.backend == "remote":
         assert httpx.get(url).content == b"meow"
         assert httpx.get(url.replace("signature=", "signature=0")).status_code == 403
+        upload = cli.ok("object", "presign", photos, "drop.txt", "--method", "put").stdout.strip()
+        assert httpx.put(upload, content=b"dropped").is_success
+        assert httpx.get(url.replace("cat.jpg", "drop.txt")).status_code == 403
+        assert cli.binary("object", "get", photos, "drop.txt", "-")[1] == b"dropped"
 
     made = cli.json("object", "make-public", photos, "cat.jpg")
     assert made["is_public"] is True
