@@ -28,14 +28,14 @@ COMMANDS: dict[str, Entry] = {
     "image": Entry(
         "commands.image", "app", "Machine images: the built-in ones and your own.", "Compute"
     ),
-    "key": Entry(
-        "commands.key", "app", "Encryption keys: create, rotate, enable, disable.", "Storage"
-    ),
     "bucket": Entry(
         "commands.bucket", "app", "Buckets: create, versioning, logging, statistics.", "Storage"
     ),
     "object": Entry(
         "commands.object", "app", "Objects: put, get, ls, versions, cp, sync, presign.", "Storage"
+    ),
+    "key": Entry(
+        "commands.key", "app", "Encryption keys: create, rotate, enable, disable.", "Storage"
     ),
     "login": Entry(
         "commands.auth",

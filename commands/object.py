@@ -271,8 +271,10 @@ def sync(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be done."),
     checksum: bool = Checksum,
 ) -> None:
-    """Make a bucket prefix match a directory (or a directory match a prefix): only files whose
-    size or checksum differ move.
+    """Make a bucket prefix match a directory, or a directory match a prefix.
+
+    Only files whose size or checksum differ move; --delete also removes what the source no
+    longer has, --dry-run prints the plan alone.
 
     Example: atonix object sync ./site photos/www --delete
     """
