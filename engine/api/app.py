@@ -120,6 +120,8 @@ class EngineApp:
         except ApiError as error:
             self._audit_failure(request, route, error)
             response = _error_response(error, request_id)
+            if route is not None and route.raw:
+                _drain(request)
         except Exception:
             log.error("request %s failed:\n%s", request_id, traceback.format_exc())
             response = _error_response(
@@ -191,36 +193,52 @@ class EngineApp:
     def _run_raw(
         self, request: Request, route: Route, handler: Any, request_id: str, source_ip: str | None
     ) -> Response:
-        """A raw route: the caller is authenticated (or anonymous: no Authorization header, for
-        public objects and presigned URLs, which the handler checks), due work is done, then
-        the handler reads the body and runs its own units of work through `request.unit`, each
-        a transaction; a write's audit record commits with it, as on every route."""
+        """A raw route: the handler reads the body and runs its own units of work through
+        `request.unit`, each a transaction. The first authenticates the caller (or takes it as
+        anonymous, with no Authorization header: public objects and presigned URLs, which the
+        handler checks) and does due work, as every route does: in its own transaction before
+        a read, in the write's; a write's audit record commits with it."""
         from engine.identity.service import authorize
 
         db = self.db
-        with db.session(write=False) as session:
+        first = True
+
+        def identify(session: Session) -> Ctx:
             if request.headers.get("authorization"):
-                principal = self._caller(request, session, request_id, source_ip).principal
-                authorize(principal, route.permission)
-            else:
-                request.ctx_ = Ctx(
-                    db=db,
-                    session=session,
-                    principal=_ANONYMOUS,
-                    now=db.now(session),
-                    request_id=request_id,
-                    source_ip=source_ip,
-                    user_agent=request.headers.get("user-agent", ""),
-                )
-            due = timeline.anything_due(session.connection(), request.ctx.now)
-        if due:
-            with db.writing() as conn:
-                timeline.work_due(conn, request.ctx.now)
+                ctx = self._caller(request, session, request_id, source_ip)
+                authorize(ctx.principal, route.permission)
+                return ctx
+            ctx = request.ctx_ = Ctx(
+                db=db,
+                session=session,
+                principal=_ANONYMOUS,
+                now=db.now(session),
+                request_id=request_id,
+                source_ip=source_ip,
+                user_agent=request.headers.get("user-agent", ""),
+            )
+            return ctx
 
         @contextmanager
         def unit(*, write: bool, audit: bool = True) -> Iterator[Ctx]:
+            nonlocal first
+            if first and not write:
+                with db.session(write=False) as session:
+                    ctx = identify(session)
+                    if not timeline.anything_due(session.connection(), ctx.now):
+                        first = False
+                        yield ctx
+                        return
+                with db.writing() as conn:
+                    timeline.work_due(conn, ctx.now)
+                first = False
             with db.session(write=write) as session:
-                ctx = request.ctx_ = replace(request.ctx, session=session, now=db.now(session))
+                if first:
+                    ctx = identify(session)
+                    timeline.work_due(session.connection(), ctx.now)
+                    first = False
+                else:
+                    ctx = request.ctx_ = replace(request.ctx, session=session, now=db.now(session))
                 yield ctx
                 if write and audit and route.action and ctx.principal is not _ANONYMOUS:
                     _audit_success(request, route)
@@ -330,6 +348,26 @@ def _as_response(result: Any, route: Route) -> Response:
 
 def _error_response(error: ApiError, request_id: str) -> Response:
     return Response(status=error.status, body=error.body(request_id), headers=error.headers)
+
+
+# What a refused raw request's unread body may be read and dropped, so its client (still
+# sending) gets the answer; past this the connection is closed on it.
+DRAIN_LIMIT = 16 << 20
+
+
+def _drain(request: Request) -> None:
+    length = request.content_length
+    if request.stream is None or (length is not None and length > DRAIN_LIMIT):
+        return
+    left = DRAIN_LIMIT if length is None else length
+    try:
+        while left > 0:
+            chunk = request.stream.read(min(left, 1 << 20))
+            if not chunk:
+                return
+            left -= len(chunk)
+    except (OSError, ValueError):
+        return  # the client went away
 
 
 def _read_body(request: Request) -> None:

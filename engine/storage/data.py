@@ -390,13 +390,13 @@ def put_object(request: Request) -> Response:
     if "\x00" in content_type:
         raise field_error("content-type", "must not contain NUL characters")
     described = (content_type, storage_class, _user_metadata(request))
-    store = _store(request)
     if declared is not None and declared <= SMALL_BODY:
         # Read whole first: the bucket, the data key, the blob and the row then take one
         # transaction (a small put costs one write, one fsync).
         body = b"".join(_chunks(request, declared))
         with request.unit(write=True) as ctx:
             bucket = _writable_bucket(ctx, request, key, "PUT", lock=True)
+            store, _ = blobs.store(ctx.db)
             upload = Upload(store.writer(bucket.bucket_id), new_data_key(ctx, bucket))
             try:
                 _write_all(upload, (body,))
@@ -408,6 +408,7 @@ def put_object(request: Request) -> Response:
                 upload.writer.abort()
                 raise
         upload.writer.done()
+        _swept(ctx.db)
         return _stored(obj)
     # A large body is checked against the bucket before a byte of it is read.
     with request.unit(write=False) as ctx:
@@ -418,6 +419,8 @@ def put_object(request: Request) -> Response:
             freed = current.size_bytes if current is not None else 0
             if bucket.total_size_bytes - freed + declared > BUCKET_LIMIT_BYTES:
                 raise _over_limit(bucket, declared)
+    _swept(ctx.db)
+    store, _ = blobs.store(ctx.db)
     sealed = None
     if bucket.encryption_enabled and bucket.kms_key_id:
         with request.unit(write=True, audit=False) as ctx:
@@ -540,6 +543,7 @@ def _stored(obj: S3Object) -> Response:
 def get_object(request: Request) -> Response:
     """The object's bytes (or a `Range` of them), streamed; HEAD: its headers only."""
     response, bucket, obj = _get(request)
+    _swept(request.ctx.db)
     if bucket.logging_enabled:
         sent = response.body.length if isinstance(response.body, Stream) else 0
         with _unit(request, write=True, audit=False) as ctx:
@@ -551,8 +555,8 @@ def _get(request: Request) -> tuple[Response, Bucket, S3Object]:
     assert request.unit is not None
     key = object_key(request)
     version_id = request.arg("version_id")
-    store = _store(request)
     with request.unit(write=False) as ctx:
+        store, _ = blobs.store(ctx.db)
         bucket, public_only = _readable_bucket(ctx, request, key)
         if public_only:
             # Of another user's bucket, only what is public exists for the caller.
@@ -746,13 +750,12 @@ def presign(request: Request) -> dict[str, Any]:
 # --- leftovers -------------------------------------------------------------------------------
 
 
-def _store(request: Request) -> blobs.LocalBlobStore:
-    """The blob store, swept of leftovers on its first use in this process and now and then."""
-    db = request.ctx.db
+def _swept(db: Any) -> None:
+    """Sweep the blob store of leftovers on its first use in this process, and now and then
+    (outside any unit of work: the sweep reads and writes in transactions of its own)."""
     store, first = blobs.store(db)
     if first or store.sweep_due():
         sweep(db)
-    return store
 
 
 def sweep(db: Any) -> int:
