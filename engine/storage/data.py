@@ -22,10 +22,13 @@ import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from pydantic import Field as PydanticField
-from sqlmodel import col, select
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import select
 
 from engine.api.http import Request, Response, Stream
 from engine.context import Ctx, Principal
@@ -182,7 +185,7 @@ def _for_write(ctx: Ctx, bucket: Bucket) -> Bucket:
 # --- headers ---------------------------------------------------------------------------------
 
 
-def _object_headers(obj: S3Object) -> list[tuple[str, str]]:
+def _object_headers(obj: Any) -> list[tuple[str, str]]:
     headers = [
         ("ETag", f'"{obj.etag}"'),
         ("Last-Modified", _http_date(obj.last_modified)),
@@ -457,20 +460,23 @@ def commit_upload(
     content_type: str,
     storage_class: str,
     metadata: dict[str, str],
-) -> S3Object:
-    """The row of a stored blob, the bucket's totals and limit, in the caller's transaction."""
+) -> Any:
+    """The row of a stored blob, the bucket's totals and limit, in the caller's transaction
+    (`bucket` locked by it). Plain statements, no ORM unit of work: a small put is mostly this.
+    The row as written, with an object's attributes."""
+    table = S3Object.__table__  # type: ignore[attr-defined]
     size = upload.size
-    replaced: S3Object | None = None
+    replaced = None
     if not bucket.versioning_enabled:
-        replaced = ctx.session.exec(
-            select(S3Object)
+        replaced = ctx.session.execute(
+            select(table.c.id, table.c.object_id, table.c.blob, table.c.size_bytes)
+            .add_columns(table.c.is_delete_marker, table.c.created_at)
             .where(
-                col(S3Object.bucket) == bucket.bucket_id,
-                col(S3Object.object_key) == key,
-                col(S3Object.version_id) == NULL_VERSION,
+                table.c.bucket == bucket.bucket_id,
+                table.c.object_key == key,
+                table.c.version_id == NULL_VERSION,
             )
             .with_for_update()
-            .execution_options(populate_existing=True)
         ).first()
     freed = replaced.size_bytes if replaced is not None and not replaced.is_delete_marker else 0
     if bucket.total_size_bytes - freed + size > BUCKET_LIMIT_BYTES:
@@ -495,45 +501,60 @@ def commit_upload(
         "listed": True,
         "is_delete_marker": False,
     }
+    row: dict[str, Any] = {
+        "bucket": bucket.bucket_id,
+        "bucket_name": bucket.bucket_name,
+        "object_key": key,
+        "name": "",
+        "description": "",
+        "owner": bucket.owner,
+        "region": bucket.region,
+        **fields,
+    }
+    added = 0 if replaced is not None and not replaced.is_delete_marker else 1
     if replaced is not None:
         objects.discard(ctx, replaced.blob)
-        for name, value in fields.items():
-            setattr(replaced, name, value)
-        obj = replaced
-        if freed == 0:
-            bucket.total_objects += 1
+        ctx.session.execute(update(table).where(table.c.id == replaced.id).values(**fields))
+        row.update(
+            object_id=replaced.object_id, version_id=NULL_VERSION, created_at=replaced.created_at
+        )
     else:
         if bucket.versioning_enabled:
             objects.demote_latest(ctx, bucket, key)
-        obj = S3Object(
+        row.update(
             object_id=objects.S3_OBJECTS.new_id(),
-            bucket=bucket.bucket_id,
-            bucket_name=bucket.bucket_name,
-            object_key=key,
-            name="",
-            owner=bucket.owner,
-            region=bucket.region,
             version_id=secrets.token_hex(12) if bucket.versioning_enabled else NULL_VERSION,
             created_at=ctx.now,
-            **fields,
         )
-        bucket.total_objects += 1
-    bucket.total_size_bytes += size - freed
-    bucket.updated_at = ctx.now
-    ctx.session.add(obj)
-    ctx.session.add(bucket)
-    ctx.session.flush()
+        ctx.session.execute(table.insert(), row)
+    totals = Bucket.__table__  # type: ignore[attr-defined]
+    ctx.session.execute(
+        update(totals)
+        .where(totals.c.id == bucket.id)
+        .values(
+            total_objects=totals.c.total_objects + added,
+            total_size_bytes=totals.c.total_size_bytes + (size - freed),
+            updated_at=ctx.now,
+        )
+    )
+    # The loaded bucket in step with its row, without a second UPDATE when the session flushes.
+    for name, value in (
+        ("total_objects", bucket.total_objects + added),
+        ("total_size_bytes", bucket.total_size_bytes + size - freed),
+        ("updated_at", ctx.now),
+    ):
+        set_committed_value(bucket, name, value)
     ctx.audit_details.update(
         bucket=bucket.bucket_id,
         object_key=key,
-        version_id=obj.version_id,
+        version_id=row["version_id"],
         size_bytes=size,
-        etag=obj.etag,
+        etag=row["etag"],
     )
-    return obj
+    return SimpleNamespace(**row)
 
 
-def _stored(obj: S3Object) -> Response:
+def _stored(obj: Any) -> Response:
     return Response(200, objects.public(obj), headers=_object_headers(obj))
 
 
@@ -611,7 +632,7 @@ def _unit(request: Request, **kwargs: Any) -> Any:
     return request.unit(**kwargs)
 
 
-def _log(ctx: Ctx, bucket: Bucket, obj: S3Object, operation: str, status: int, sent: int) -> None:
+def _log(ctx: Ctx, bucket: Bucket, obj: Any, operation: str, status: int, sent: int) -> None:
     """An access-log line when the bucket logs (engine.storage.access_logs)."""
     if bucket.logging_enabled:
         from engine.storage import access_logs

@@ -310,6 +310,12 @@ def test_a_public_object_is_readable_with_no_credentials(engine: LocalEngine) ->
     expect_error(bob.client.put(data(ref, "index.html"), content=b"x"), 404, "NOT_FOUND")
     expect_error(bob.client.delete(data(ref, "index.html")), 404, "NOT_FOUND")
     expect_error(bob.client.get(obj(public["object_id"])), 404, "NOT_FOUND")
+    # A bucket ACL of public-read opens every object of it to reads, never to writes.
+    expect(alice.client.patch(bucket(ref), json={"acl": "public-read"}), 200)
+    assert anonymous.get(data(ref, "secret.txt")).content == b"secret"
+    assert anonymous.head(data(ref, "secret.txt")).headers["content-length"] == "6"
+    expect_error(anonymous.put(data(ref, "secret.txt"), content=b"x"), 401, "UNAUTHENTICATED")
+    expect_error(anonymous.get(bucket(ref, "objects")), 401, "UNAUTHENTICATED")
 
 
 def test_presigned_urls_work_once_signed_and_fail_altered_or_expired(
