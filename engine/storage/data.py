@@ -527,6 +527,7 @@ def commit_upload(
             created_at=ctx.now,
         )
         ctx.session.execute(table.insert(), row)
+        objects.counted(ctx, bucket, 1)
     totals = Bucket.__table__  # type: ignore[attr-defined]
     ctx.session.execute(
         update(totals)
@@ -715,6 +716,7 @@ def delete_object(request: Request) -> Response:
                     meta={},
                 )
                 ctx.session.add(marker)
+                objects.counted(ctx, bucket, 1)
                 ctx.session.flush()
                 request.subject = marker
                 headers += [("x-atonix-delete-marker", "true")]

@@ -464,7 +464,10 @@ def discard(ctx: Ctx, blob: str | None) -> None:
 
 def remove_all(ctx: Ctx, bucket: Bucket) -> None:
     """Every object and version of a bucket, and (after commit) its bytes, at once."""
-    ctx.session.execute(delete(S3Object).where(col(S3Object.bucket) == bucket.bucket_id))
+    removed: Any = ctx.session.execute(
+        delete(S3Object).where(col(S3Object.bucket) == bucket.bucket_id)
+    )
+    counted(ctx, bucket, -int(removed.rowcount or 0))
     ctx.session.add(BlobGarbage(blob=f"{bucket.bucket_id}/"))
     _remove_after_commit(ctx, f"{bucket.bucket_id}/")
 
@@ -543,11 +546,19 @@ def demote_latest(ctx: Ctx, bucket: Bucket, key: str) -> None:
     )
 
 
+def counted(ctx: Ctx, bucket: Bucket, delta: int) -> None:
+    """Keep the owner's count of object rows (engine.counts): a list page reads it, not rows."""
+    from engine import counts
+
+    counts.add(ctx.session, collection="s3-objects", owner=bucket.owner or "", delta=delta)
+
+
 def remove_version(ctx: Ctx, bucket: Bucket, obj: S3Object) -> None:
     """Delete one version for good: its row, its bytes, the bucket's totals; a newer latest."""
     was_latest = obj.is_latest
     ctx.session.delete(obj)
     ctx.session.flush()
+    counted(ctx, bucket, -1)
     if not obj.is_delete_marker:
         bucket.total_objects = max(bucket.total_objects - 1, 0)
         bucket.total_size_bytes = max(bucket.total_size_bytes - obj.size_bytes, 0)
@@ -625,6 +636,7 @@ S3_OBJECTS = Collection(
     resource_type="s3_object",
     public=public,
     summary=summary,
+    counted=True,
     verbs=("list", "get", "update", "delete"),
     filters={
         "owner": str,

@@ -451,3 +451,21 @@ def test_a_full_data_volume_is_a_clear_503_with_nothing_half_stored(
     assert _totals(engine.admin, ref) == (1, 4)
     assert not list((engine.db.data_dir / "blobs" / "tmp").iterdir())
     assert len(_blob_files(engine)) == 1
+
+
+def test_the_collection_counts_versions_without_counting_rows(engine: LocalEngine) -> None:
+    alice = engine.user()
+    ref = make_bucket(alice.client, "counted", versioning_enabled=True)["bucket_id"]
+    plain = make_bucket(alice.client, "counted-plain")["bucket_id"]
+    for key in ("a", "a", "b"):
+        put(alice.client, ref, key, b"x")
+    put(alice.client, plain, "p", b"1")
+    put(alice.client, plain, "p", b"2")  # a replacement is no new row
+    expect(alice.client.delete(data(ref, "b")), 204)  # a delete marker is one
+    assert expect(alice.client.get(OBJECTS), 200)["count"] == 5
+    first = expect(alice.client.get(OBJECTS, params={"object_key": "a"}), 200)["results"][0]
+    expect(alice.client.delete(obj(first["object_id"])), 204)
+    assert expect(alice.client.get(OBJECTS), 200)["count"] == 4
+    expect(alice.client.delete(bucket(ref), params={"force": "true"}), 202)
+    assert expect(alice.client.get(OBJECTS), 200)["count"] == 1
+    assert expect(engine.admin.get(OBJECTS), 200)["count"] == 1

@@ -31,4 +31,4 @@ def test_an_sdk_lists_and_creates_instances_without_the_version(server: RunningS
 def test_openapi_documents_only_the_versioned_paths(anonymous: httpx.Client) -> None:
     paths = set(expect(anonymous.get(OPENAPI), 200)["paths"])
     assert not {p for p in paths if p.startswith("/api/services/")}
-    assert {r.path for r in every_route()} == paths
+    assert {r.path.replace(":path}", "}") for r in every_route()} == paths
