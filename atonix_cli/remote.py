@@ -81,6 +81,7 @@ class HttpTransport:
         if upload is not None:
             sent["Content-Length"] = str(length)  # so httpx sends it whole, not chunked
             content = _read_chunks(upload, length)
+        repeatable = upload is None and method in SAFE_METHODS
         attempt = 0
         while True:
             attempt += 1
@@ -90,7 +91,7 @@ class HttpTransport:
             try:
                 reply = self._client.send(request, stream=True)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
-                if upload is None and method in SAFE_METHODS and attempt < MAX_ATTEMPTS:
+                if repeatable and attempt < MAX_ATTEMPTS:
                     self._sleep(_backoff(attempt))
                     continue
                 raise CliError(
@@ -108,6 +109,18 @@ class HttpTransport:
                     f"{_reason(exc)}",
                     ExitCode.UNAVAILABLE,
                 ) from None
+            if repeatable and attempt < MAX_ATTEMPTS and reply.status_code in (429, 503):
+                # A read refused for now (503, RATE_LIMITED) is asked again, as `send` does.
+                answer = RawResponse(
+                    status=reply.status_code,
+                    body=reply.read(),
+                    headers={k.lower(): v for k, v in reply.headers.items()},
+                )
+                if _retryable(answer):
+                    reply.close()
+                    self._sleep(_retry_delay(answer, attempt))
+                    continue
+                return HttpStream(reply, self.endpoint, answer.body)
             return HttpStream(reply, self.endpoint)
 
     def close(self) -> None:
@@ -117,13 +130,17 @@ class HttpTransport:
 class HttpStream:
     """An httpx response read as it arrives."""
 
-    def __init__(self, reply: httpx.Response, endpoint: str) -> None:
+    def __init__(self, reply: httpx.Response, endpoint: str, body: bytes | None = None) -> None:
         self._reply = reply
         self._endpoint = endpoint
+        self._body = body  # already read (an error answer looked at for a retry)
         self.status = reply.status_code
         self.headers = {k.lower(): v for k, v in reply.headers.items()}
 
     def chunks(self) -> Iterator[bytes]:
+        if self._body is not None:
+            yield self._body
+            return
         try:
             yield from self._reply.iter_raw()
         except (httpx.TransportError, httpx.StreamError) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import mimetypes
 import os
 import stat
@@ -141,8 +142,6 @@ def upload(
         raw = response.read()
     finally:
         response.close()
-    import json
-
     try:
         answer = json.loads(raw) if raw else None
     except ValueError:

@@ -47,6 +47,9 @@ def drop_page_cache_hint(path: Path) -> None:
         pass
 
 
+LAST_CPU = [0.0]  # the CPU seconds (user + system) of the last process `run` waited for
+
+
 def run(argv: Sequence[str], env: Mapping[str, str]) -> tuple[float, float]:
     """Run one CLI process; its wall time (s) and its own peak RSS (MiB, from wait4)."""
     started = time.perf_counter()
@@ -65,7 +68,21 @@ def run(argv: Sequence[str], env: Mapping[str, str]) -> tuple[float, float]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}: {stderr}")
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
     return elapsed, usage.ru_maxrss / 1024
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU seconds the live processes have used so far (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def peak_rss_mib(pids: Sequence[int]) -> float:
@@ -90,6 +107,7 @@ def line(
     startup: float,
     rss: float,
     server_rss: float | None,
+    server_cpu: float = 0.0,
 ) -> None:
     rate = mib / seconds
     target = TARGETS[(where, what)] * (0.8 if bucket == "encrypted" else 1.0)
@@ -100,9 +118,11 @@ def line(
         server_ok = "ok" if server_rss <= RSS_TARGET_MIB else "MISSED"
         server = f"  server peak RSS {server_rss:6.1f} MiB ({server_ok})"
     moving = mib / max(seconds - startup, 1e-9)
+    cpu = f"CPU: CLI {LAST_CPU[0]:.1f} s" + (f", server {server_cpu:.1f} s" if server_cpu else "")
     say(
         f"{where:<8} {what} {bucket:<9} {rate:7.1f} MiB/s (target >= {target:.0f}: {verdict};"
         f" {moving:6.1f} without start-up)  CLI peak RSS {rss:6.1f} MiB ({rss_ok}){server}"
+        f"  {cpu}"
     )
 
 
@@ -125,12 +145,16 @@ def measure(
         # Earlier runs' dirty pages written out first, so no run pays for another's writeback.
         os.sync()
         drop_page_cache_hint(source)
+        busy = cpu_seconds(server_pids)
         seconds, rss = run([ATONIX, "object", "put", name, "big.bin", str(source)], env)
-        line(where, "put", bucket, mib, seconds, startup, rss, _server(server_pids))
+        busy = cpu_seconds(server_pids) - busy
+        line(where, "put", bucket, mib, seconds, startup, rss, _server(server_pids), busy)
         copy = work / f"copy-{bucket}.bin"
         os.sync()
+        busy = cpu_seconds(server_pids)
         seconds, rss = run([ATONIX, "object", "get", name, "big.bin", str(copy)], env)
-        line(where, "get", bucket, mib, seconds, startup, rss, _server(server_pids))
+        busy = cpu_seconds(server_pids) - busy
+        line(where, "get", bucket, mib, seconds, startup, rss, _server(server_pids), busy)
         if copy.stat().st_size != source.stat().st_size:
             raise RuntimeError(f"{copy} has {copy.stat().st_size} bytes")
         copy.unlink()

@@ -118,8 +118,9 @@ def update(
     ),
     tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable; replaces all tags."),
 ) -> None:
-    """Change a bucket's ACL, request metrics or tags (versioning and logging have their own
-    commands).
+    """Change a bucket's ACL, request metrics or tags.
+
+    Versioning and logging have their own commands.
 
     Example: atonix bucket update photos --acl public-read --tag team=web
     """

@@ -196,6 +196,10 @@ def test_presign_public_and_storage_class(cli: Cli, photos: str, tmp_path: Path)
     if cli.backend == "remote":
         assert httpx.get(url).content == b"meow"
         assert httpx.get(url.replace("signature=", "signature=0")).status_code == 403
+        upload = cli.ok("object", "presign", photos, "drop.txt", "--method", "put").stdout.strip()
+        assert httpx.put(upload, content=b"dropped").is_success
+        assert httpx.get(url.replace("cat.jpg", "drop.txt")).status_code == 403
+        assert cli.binary("object", "get", photos, "drop.txt", "-")[1] == b"dropped"
 
     made = cli.json("object", "make-public", photos, "cat.jpg")
     assert made["is_public"] is True
@@ -222,14 +226,14 @@ def test_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
 def test_listings_follow_every_page(
     cli: Cli, photos: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import commands.object
+    import atonix_cli.objects
 
     source = write(tmp_path / "x", b"x")
     names = [f"k/{i:02d}" for i in range(7)]
     for name in names:
         cli.ok("object", "put", photos, name, str(source))
     cli.ok("object", "put", photos, "k/03", str(source))  # a second version
-    monkeypatch.setattr(commands.object, "PAGE_SIZE", 2)
+    monkeypatch.setattr(atonix_cli.objects, "PAGE_SIZE", 2)
     assert keys(cli, photos, "--prefix", "k/") == names
     listed = cli.json("object", "ls", photos, "--delimiter", "/")
     assert listed == {"objects": [], "common_prefixes": ["k/"]}

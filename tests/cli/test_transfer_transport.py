@@ -29,11 +29,17 @@ class Store:
         self.root = root
         self.largest_read = 0
         self.paths: list[str] = []
+        self.unavailable = 0  # GETs to answer 503 before serving
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
         self.paths.append(path)
         target = self.root / "blob"
+        if method == "GET" and self.unavailable:
+            self.unavailable -= 1
+            body = b'{"error": "busy", "code": "SERVICE_UNAVAILABLE"}'
+            start_response("503 Service Unavailable", [*_json(body), ("Retry-After", "0")])
+            return [body]
         if method == "PUT" and path.endswith("/refuse"):
             body = b'{"error": "too big", "code": "TOO_LARGE"}'
             start_response("413 Payload Too Large", _json(body))
@@ -252,3 +258,43 @@ def test_a_server_refusing_mid_upload_is_one_clear_error(
         assert error.code == "TOO_LARGE"
     else:
         assert "broke during PUT" in error.message
+
+
+def test_progress_bars_only_for_transfers_worth_one() -> None:
+    from atonix_cli import transfer
+
+    with transfer.progress_bar(1 << 20, enabled=True) as small:
+        assert small is None
+    with transfer.progress_bar(64 << 20, enabled=False) as piped:
+        assert piped is None
+    with transfer.progress_bar(64 << 20, enabled=True) as bars:
+        assert bars is not None
+        advance = bars.step("put big")
+        for _ in range(64):
+            advance(1 << 20)
+    with transfer.progress_bar(None, enabled=True) as unknown:  # stdin: length not known yet
+        assert unknown is not None
+        unknown.step("put -")(123)
+
+
+def test_a_streamed_read_is_retried_while_the_endpoint_is_unavailable(
+    client: tuple[ApiClient, Store], tmp_path: Path
+) -> None:
+    api, store = client
+    if not isinstance(api.transport, HttpTransport):
+        pytest.skip("the embedded engine has no network to wait for")
+    (tmp_path / "in").write_bytes(b"after a while")
+    with (tmp_path / "in").open("rb") as upload:
+        checksum = hashlib.sha256(b"after a while").hexdigest()
+        headers = {"x-atonix-checksum-sha256": checksum}
+        api.transfer("PUT", "objects/x", headers=headers, upload=upload, length=13).close()
+    store.unavailable = 2
+    response = api.transfer("GET", "objects/x")
+    try:
+        assert response.read() == b"after a while"
+    finally:
+        response.close()
+    store.unavailable = 9
+    with pytest.raises(ApiFailure) as busy:
+        api.transfer("GET", "objects/x")
+    assert busy.value.code == "SERVICE_UNAVAILABLE"
