@@ -257,7 +257,7 @@ class Ticker:
 
         while not self._stop.wait(TICK_SECONDS):
             try:
-                timeline.work_due_now(self.db)
+                timeline.work_due_now(self.db, wait=False)
             except Exception:  # a failed tick is retried on the next one
                 logging.getLogger("atonix.engine").exception("timeline tick failed")
 

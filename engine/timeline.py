@@ -70,14 +70,19 @@ def anything_due(conn: Connection, now: datetime) -> bool:
     return bool(conn.execute(_statements()[1], {"now": now}).scalar())
 
 
-def work_due(conn: Connection, now: datetime, *, batch: int = BATCH) -> int:
-    """Do up to `batch` due items in due order, in the caller's write transaction."""
+def work_due(conn: Connection, now: datetime, *, batch: int = BATCH, wait: bool = True) -> int:
+    """Do up to `batch` due items in due order, in the caller's write transaction.
+
+    On PostgreSQL each item is claimed (locked), so two workers never do one twice. A request
+    `wait`s for items another transaction holds, so it never goes on to read a state whose
+    completion is due but not yet committed (8 PUTs to a bucket still `creating` at its due
+    time: skipping, 7 saw `creating`); the lock order is the due order, so waiters cannot
+    deadlock one another. The ticker skips them instead: nobody reads through it. SQLite's write
+    lock already lets one writer in at a time."""
     table = DueItem.__table__  # type: ignore[attr-defined]
     query = select(table).where(table.c.due_at <= now).order_by(table.c.due_at, table.c.id)
     if conn.dialect.name != "sqlite":
-        # Claimed: two workers (requests, tickers, processes) never do one item twice; each
-        # skips what another holds. SQLite's write lock already lets one writer in at a time.
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=not wait)
     rows = conn.execute(query.limit(batch)).all()
     for item in rows:
         handler = HANDLERS.get(item.kind)
@@ -92,7 +97,7 @@ def work_due(conn: Connection, now: datetime, *, batch: int = BATCH) -> int:
     return len(rows)
 
 
-def work_due_now(db: Any) -> int:
+def work_due_now(db: Any, *, wait: bool = True) -> int:
     """Check, and if anything is due do it in a write transaction of its own (reads, ticker)."""
     with db.engine.connect() as conn:
         now = db.now_on(conn)
@@ -102,7 +107,7 @@ def work_due_now(db: Any) -> int:
         return 0
     with db.writing() as conn:
         # Claimed under the write lock (SQLite), or row by row (PostgreSQL, see work_due).
-        return work_due(conn, now)
+        return work_due(conn, now, wait=wait)
 
 
 @functools.cache

@@ -14,9 +14,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
 import re
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -167,12 +169,20 @@ class Upload:
         self.size += len(chunk)
         if self.size > MAX_OBJECT_BYTES:
             raise _too_large()
-        self.md5.update(chunk)
-        self.sha256.update(chunk)
-        if self._sealer is not None:
-            self._sealer.write(chunk)
-        else:
-            self.writer.write(chunk)
+        # MD5 on a thread of its own while SHA-256 and the write go on here (hashlib lets go of
+        # the GIL over large buffers): one core no longer runs both digests back to back.
+        md5 = _hasher().submit(self.md5.update, chunk) if len(chunk) >= PARALLEL_HASH else None
+        if md5 is None:
+            self.md5.update(chunk)
+        try:
+            self.sha256.update(chunk)
+            if self._sealer is not None:
+                self._sealer.write(chunk)
+            else:
+                self.writer.write(chunk)
+        finally:
+            if md5 is not None:
+                md5.result()
 
     def finish(self) -> None:
         try:
@@ -181,6 +191,19 @@ class Upload:
             self.writer.finish()
         except OSError as error:
             raise blobs.storage_error(error) from None
+
+
+PARALLEL_HASH = 64 * 1024  # a chunk at least this large has its MD5 taken on another thread
+_HASHERS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _hasher() -> ThreadPoolExecutor:
+    """This process's MD5 thread (made again in a forked worker, which inherits no threads)."""
+    pid = os.getpid()
+    pool = _HASHERS.get(pid)
+    if pool is None:
+        pool = _HASHERS.setdefault(pid, ThreadPoolExecutor(4, thread_name_prefix="atonix-md5"))
+    return pool
 
 
 def _too_large() -> TooLarge:
