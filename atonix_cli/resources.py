@@ -23,6 +23,13 @@ class Resource:
         self.path = f"services/{name}/"
         self.label = self.kind.label
 
+    def argument(self, metavar: str, *, label: str = "") -> Any:
+        """The positional argument naming one resource, its help from the catalog's prefix."""
+        what = label or self.label.capitalize()
+        return typer.Argument(
+            ..., metavar=metavar, help=f"{what} id ({self.kind.id_prefix}-…) or unique name."
+        )
+
     def item(self, resource_id: str, action: str = "") -> str:
         return f"{self.path}{resource_id}/" + (f"{action}/" if action else "")
 

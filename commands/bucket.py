@@ -26,7 +26,7 @@ COLUMNS = (
     ("total_size_bytes", "BYTES"),
 )
 
-Ref = typer.Argument(..., metavar="BUCKET", help="Bucket name or id (bkt-…).")
+Ref = BUCKETS.argument("BUCKET")
 Acl = typer.Option(None, "--acl", help=f"One of {', '.join(ACLS)}.")
 Timeout = typer.Option(300.0, "--timeout", min=0, help="Seconds to wait at most.")
 

@@ -23,7 +23,7 @@ COLUMNS = (
     ("is_public", "PUBLIC"),
     ("owner", "OWNER"),
 )
-Ref = typer.Argument(..., metavar="IMAGE", help="Image id (ami-…) or unique name.")
+Ref = IMAGES.argument("IMAGE")
 
 
 @app.command("list")

@@ -9,6 +9,7 @@ import typer
 from atonix_cli.context import current
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
+from atonix_cli.options import Timeout, Wait, Zone
 from atonix_cli.resources import Resource, tags
 
 app = ResourceApp(help="Virtual machines: create, start, stop, wait, terminate.")
@@ -25,10 +26,7 @@ COLUMNS = (
     ("public_ip", "PUBLIC IP"),
 )
 
-Ref = typer.Argument(..., metavar="INSTANCE", help="Instance id (i-…) or unique name.")
-Wait = typer.Option(False, "--wait", help="Wait until the change has completed.")
-Timeout = typer.Option(300.0, "--timeout", min=0, help="Seconds to wait at most with --wait.")
-Zone = typer.Option(None, *flag("availability_zone"), help="us-west-2a, us-west-2b or us-west-2c.")
+Ref = INSTANCES.argument("INSTANCE")
 SecurityGroups = typer.Option(
     [], *flag("security_groups"), help="Group id or name, repeatable (default: the VPC's)."
 )

@@ -16,7 +16,7 @@ app = ResourceApp(help="Internet gateways: a VPC's way to the internet, one per 
 GATEWAYS = Resource("internet-gateways")
 VPCS = Resource("vpcs")
 COLUMNS = (("ig_id", "ID"), ("name", "NAME"), ("vpc_id", "VPC"), ("status", "STATUS"))
-Ref = typer.Argument(..., metavar="GATEWAY", help="Internet gateway id (igw-…) or unique name.")
+Ref = GATEWAYS.argument("GATEWAY")
 
 
 @app.command("list")

@@ -22,7 +22,7 @@ COLUMNS = (
     ("rotation_count", "ROTATIONS"),
 )
 
-Ref = typer.Argument(..., metavar="KEY", help="Key id (key-…) or name.")
+Ref = KEYS.argument("KEY")
 Description = typer.Option(None, "--description")
 PeriodDays = typer.Option(
     None, *flag("rotation_period_days"), min=1, max=2560, help="Days between rotations."

@@ -9,6 +9,7 @@ import typer
 from atonix_cli.context import current
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
+from atonix_cli.options import Timeout, Wait
 from atonix_cli.resources import Resource, tags
 
 app = ResourceApp(help="NAT gateways: private subnets' way out, from a public subnet.")
@@ -24,9 +25,7 @@ COLUMNS = (
     ("public_ip", "PUBLIC IP"),
     ("network_interface_ip", "PRIVATE IP"),
 )
-Ref = typer.Argument(..., metavar="GATEWAY", help="NAT gateway id (nat-…) or unique name.")
-Wait = typer.Option(False, "--wait", help="Wait until the change has completed.")
-Timeout = typer.Option(300.0, "--timeout", min=0, help="Seconds to wait at most with --wait.")
+Ref = GATEWAYS.argument("GATEWAY", label="NAT gateway")
 
 
 @app.command("list")

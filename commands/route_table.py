@@ -30,7 +30,7 @@ ROUTE_COLUMNS = (
     ("target_id", "TARGET"),
     ("status", "STATUS"),
 )
-Ref = typer.Argument(..., metavar="ROUTE_TABLE", help="Route table id (rtb-…) or unique name.")
+Ref = TABLES.argument("ROUTE_TABLE")
 Subnet = typer.Option(..., *flag("subnet_id"), help="The subnet, by id or name.")
 # The targets a route can name with a flag of their own, and the collection that resolves them.
 TARGETS = {

@@ -32,7 +32,7 @@ RULE_COLUMNS = (
     ("description", "DESCRIPTION"),
 )
 
-Ref = typer.Argument(..., metavar="GROUP", help="Security group id (sg-…) or unique name.")
+Ref = GROUPS.argument("GROUP")
 Protocol = typer.Option(
     "tcp", "--protocol", help="tcp, udp, icmp, ipv6-icmp, esp, ah, or all (-1)."
 )

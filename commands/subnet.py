@@ -9,6 +9,7 @@ import typer
 from atonix_cli.context import current
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
+from atonix_cli.options import Zone
 from atonix_cli.resources import Resource, tags
 
 app = ResourceApp(help="Subnets: a VPC's address blocks, handing out instance addresses.")
@@ -24,8 +25,7 @@ COLUMNS = (
     ("available_ip_count", "FREE IPS"),
     ("map_public_ip_on_launch", "PUBLIC IPS"),
 )
-Ref = typer.Argument(..., metavar="SUBNET", help="Subnet id (subnet-…) or unique name.")
-Zone = typer.Option(None, *flag("availability_zone"), help="us-west-2a, us-west-2b or us-west-2c.")
+Ref = SUBNETS.argument("SUBNET")
 
 
 @app.command("list")

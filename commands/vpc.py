@@ -21,7 +21,7 @@ COLUMNS = (
     ("status", "STATUS"),
     ("region", "REGION"),
 )
-Ref = typer.Argument(..., metavar="VPC", help="VPC id (vpc-…) or unique name.")
+Ref = VPCS.argument("VPC", label="VPC")
 
 
 @app.command("list")
