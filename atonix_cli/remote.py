@@ -36,34 +36,17 @@ class HttpTransport:
     ) -> RawResponse:
         # Reads, and writes carrying an Idempotency-Key, may be repeated (SPEC A3).
         repeatable = method in SAFE_METHODS or "Idempotency-Key" in headers
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                reply = self._client.request(
-                    method, path, params=params, headers=dict(headers), content=body
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
-                if repeatable and attempt < MAX_ATTEMPTS:
-                    self._sleep(_backoff(attempt))
-                    continue
-                raise CliError(
-                    f"cannot reach {self.endpoint}: {_reason(exc)}", ExitCode.UNAVAILABLE
-                ) from None
-            except httpx.TimeoutException:
-                raise CliError(
-                    f"{self.endpoint} did not answer in time ({method} {path})",
-                    ExitCode.UNAVAILABLE,
-                ) from None
-            response = RawResponse(
-                status=reply.status_code,
-                body=reply.content,
-                headers={k.lower(): v for k, v in reply.headers.items()},
-            )
-            if repeatable and attempt < MAX_ATTEMPTS and _retryable(response):
-                self._sleep(_retry_delay(response, attempt))
-                continue
-            return response
+        sent = dict(headers)
+        reply = self._exchange(
+            method,
+            path,
+            lambda: self._client.build_request(
+                method, path, params=params, headers=sent, content=body
+            ),
+            repeatable=repeatable,
+            stream=False,
+        )
+        return _raw(reply)
 
     def open(
         self,
@@ -81,15 +64,35 @@ class HttpTransport:
         if upload is not None:
             sent["Content-Length"] = str(length)  # so httpx sends it whole, not chunked
             content = _read_chunks(upload, length)
-        repeatable = upload is None and method in SAFE_METHODS
+        reply = self._exchange(
+            method,
+            path,
+            lambda: self._client.build_request(
+                method, path, params=params, headers=sent, content=content
+            ),
+            repeatable=upload is None and method in SAFE_METHODS,
+            stream=True,
+        )
+        # An error answer looked at for a retry has been read already.
+        return HttpStream(reply, self.endpoint, reply.content if reply.is_stream_consumed else None)
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        request_for: Callable[[], httpx.Request],
+        *,
+        repeatable: bool,
+        stream: bool,
+    ) -> httpx.Response:
+        """Send the request `request_for` builds; when `repeatable`, again after a connection
+        failure or a refusal for now (503, 429 RATE_LIMITED), with backoff. The reply's body is
+        left unread if `stream`."""
         attempt = 0
         while True:
             attempt += 1
-            request = self._client.build_request(
-                method, path, params=params, headers=sent, content=content
-            )
             try:
-                reply = self._client.send(request, stream=True)
+                reply = self._client.send(request_for(), stream=stream)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
                 if repeatable and attempt < MAX_ATTEMPTS:
                     self._sleep(_backoff(attempt))
@@ -110,18 +113,13 @@ class HttpTransport:
                     ExitCode.UNAVAILABLE,
                 ) from None
             if repeatable and attempt < MAX_ATTEMPTS and reply.status_code in (429, 503):
-                # A read refused for now (503, RATE_LIMITED) is asked again, as `send` does.
-                answer = RawResponse(
-                    status=reply.status_code,
-                    body=reply.read(),
-                    headers={k.lower(): v for k, v in reply.headers.items()},
-                )
+                reply.read()
+                answer = _raw(reply)
                 if _retryable(answer):
                     reply.close()
                     self._sleep(_retry_delay(answer, attempt))
                     continue
-                return HttpStream(reply, self.endpoint, answer.body)
-            return HttpStream(reply, self.endpoint)
+            return reply
 
     def close(self) -> None:
         self._client.close()
@@ -157,6 +155,14 @@ class HttpStream:
 
     def close(self) -> None:
         self._reply.close()
+
+
+def _raw(reply: httpx.Response) -> RawResponse:
+    return RawResponse(
+        status=reply.status_code,
+        body=reply.content,
+        headers={k.lower(): v for k, v in reply.headers.items()},
+    )
 
 
 def _read_chunks(upload: BinaryIO, length: int) -> Iterator[bytes]:
