@@ -276,12 +276,12 @@ def _path(ctx: Ctx, src: End, dst: End, protocol: str, port: int | None, v: Verd
     target = _address_of(dst, within)
     seen_as = _address_of(src, within) if src.kind != "instance" else ANYWHERE
     if src.kind == "instance":
-        _egress(ctx, src, dst, target, within, protocol, port, v)
+        _through_groups(ctx, "egress", src, dst, target, within, protocol, port, v)
         seen_as = _route_out(ctx, src, _peer_text(dst, target), target, within, v)
     if dst.kind == "instance":
         if not within:
             _route_in(ctx, dst, seen_as, v)
-        _ingress(ctx, src, dst, seen_as, within, protocol, port, v)
+        _through_groups(ctx, "ingress", dst, src, seen_as, within, protocol, port, v)
     elif within:
         v.passed("delivered", f"{dst.label} lies in {dst.vpc.vpc_id}")
 
@@ -350,32 +350,37 @@ def _peer_text(end: End, address: Network) -> str:
     return str(address.network_address) if address.prefixlen == 32 else str(address)
 
 
-def _egress(
+def _through_groups(
     ctx: Ctx,
-    src: End,
-    dst: End,
-    target: Network,
+    direction: str,
+    wearer: End,
+    other: End,
+    network: Network,
     within: bool,
     protocol: str,
     port: int | None,
     v: Verdict,
 ) -> None:
-    groups = list(src.instance.security_groups)
-    rules = _rules(ctx, groups, "egress")
-    peer = dst.instance if dst.kind == "instance" else None
-    rule = _match(ctx, rules, protocol, port, target, peer, within)
-    what = f"{_traffic(protocol, port)} to {_peer_text(dst, target)}"
+    """The `direction` rules of the groups `wearer` wears must admit the traffic to or from
+    `other` (seen as `network`); the first that does is the hop's rule, else it is blocked."""
+    groups = list(wearer.instance.security_groups)
+    rules = _rules(ctx, groups, direction)
+    peer = other.instance if other.kind == "instance" else None
+    rule = _match(ctx, rules, protocol, port, network, peer, within)
+    toward = "to" if direction == "egress" else "from"
+    what = f"{_traffic(protocol, port)} {toward} {_peer_text(other, network)}"
+    step = f"security-group-{direction}"
     if rule is None:
         named = ", ".join(groups) or "none"
         v.block(
-            "security-group-egress",
-            f"no egress rule of {src.label}'s security groups ({named}) allows {what}",
+            step,
+            f"no {direction} rule of {wearer.label}'s security groups ({named}) allows {what}",
             ",".join(groups),
         )
         raise Blocked
     v.passed(
-        "security-group-egress",
-        f"{rule.group_id} egress {_rule_text(rule)} allows {what}",
+        step,
+        f"{rule.group_id} {direction} {_rule_text(rule)} allows {what}",
         rule.group_id,
         rule.rule_id,
     )
@@ -530,35 +535,4 @@ def _route_in(ctx: Ctx, dst: End, seen_as: Network, v: Verdict) -> None:
         f"({where}: route {route.destination_cidr} -> {route.target_id})",
         route.target_id,
         route.route_id,
-    )
-
-
-def _ingress(
-    ctx: Ctx,
-    src: End,
-    dst: End,
-    seen_as: Network,
-    within: bool,
-    protocol: str,
-    port: int | None,
-    v: Verdict,
-) -> None:
-    groups = list(dst.instance.security_groups)
-    rules = _rules(ctx, groups, "ingress")
-    peer = src.instance if src.kind == "instance" else None
-    rule = _match(ctx, rules, protocol, port, seen_as, peer, within)
-    what = f"{_traffic(protocol, port)} from {_peer_text(src, seen_as)}"
-    if rule is None:
-        named = ", ".join(groups) or "none"
-        v.block(
-            "security-group-ingress",
-            f"no ingress rule of {dst.label}'s security groups ({named}) allows {what}",
-            ",".join(groups),
-        )
-        raise Blocked
-    v.passed(
-        "security-group-ingress",
-        f"{rule.group_id} ingress {_rule_text(rule)} allows {what}",
-        rule.group_id,
-        rule.rule_id,
     )
