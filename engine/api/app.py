@@ -163,14 +163,16 @@ class EngineApp:
 
             idempotency.check_key(idempotency_key)
         if not write:
-            # Due work is done in a write transaction of its own, before this read's.
+            # A read with nothing due by its `now` (the common case) runs in the transaction
+            # that checked: one transaction, not two. Otherwise the due work is done first, in
+            # a write transaction of its own, and the read runs after it commits.
             with db.session(write=False) as session:
-                principal = self._caller(request, session, request_id, source_ip).principal
-                due = timeline.anything_due(session.connection(), request.ctx.now)
-            authorize(principal, route.permission)
-            if due:
-                with db.writing() as conn:
-                    timeline.work_due(conn, request.ctx.now)
+                ctx = self._caller(request, session, request_id, source_ip)
+                authorize(ctx.principal, route.permission)
+                if not timeline.anything_due(session.connection(), ctx.now):
+                    return _as_response(handler(request), route)
+            with db.writing() as conn:
+                timeline.work_due(conn, ctx.now)
         with db.session(write=write) as session:
             if write:
                 # One transaction for the whole write: the caller, due work, the change.
