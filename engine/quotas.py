@@ -174,18 +174,21 @@ def set_limit(ctx: Ctx, *, owner: str, resource_type: str, limit: int | None) ->
     if limit is not None and limit < 0:
         raise field_error("limit", "must be zero or more")
     _ensure_row(ctx.session, owner=owner, resource_type=resource_type, now=ctx.now)
-    row = _row(ctx.session, owner=owner, resource_type=resource_type)
+    # Locked: the reply's `used` is the row as committed, not as it was before a create that
+    # commits first. (SQLite's write transaction already holds the database.)
+    row = _row(ctx.session, owner=owner, resource_type=resource_type, lock=True)
     row.limit = limit
     row.last_updated = ctx.now
     ctx.session.add(row)
 
 
-def _row(session: Session, *, owner: str, resource_type: str) -> QuotaUsage:
-    return session.exec(
+def _row(session: Session, *, owner: str, resource_type: str, lock: bool = False) -> QuotaUsage:
+    query = (
         select(QuotaUsage)
         .where(QuotaUsage.owner == owner, QuotaUsage.resource_type == resource_type)
         .execution_options(populate_existing=True)
-    ).one()
+    )
+    return session.exec(query.with_for_update() if lock else query).one()
 
 
 def _ensure_row(session: Session, *, owner: str, resource_type: str, now: datetime) -> None:

@@ -7,6 +7,8 @@ import importlib
 import json
 import os
 import sys
+import threading
+import types
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,64 @@ KEYRING = "keyring"
 
 # Backends already loaded in this process, by fully-qualified class name.
 _loaded: dict[str, Any] = {}
+
+# What importing any backend drags in through `keyring.backend` but calls only later, if ever:
+# the entry points of discovery (keyring's `metadata`), more_itertools inside jaraco.functools,
+# subprocess inside jaraco.context. About half the cost of loading a remembered backend; each
+# runs on first use instead (see _Deferred).
+DEFERRED = (
+    "importlib.metadata" if sys.version_info >= (3, 12) else "importlib_metadata",
+    "more_itertools",
+    "subprocess",
+)
+_deferring = threading.RLock()
+_running: set[str] = set()
+
+
+class _Deferred(types.ModuleType):
+    """A module in sys.modules whose code runs on the first attribute it lacks.
+
+    Unlike importlib.util.LazyLoader's modules, an `import` statement leaves it unrun (it reads
+    only `__spec__`, which is set), so a module that merely imports it pays nothing; `from m
+    import x` or `m.x` runs it in place, the same module object everyone holds."""
+
+    def __getattr__(self, attr: str) -> Any:
+        name = self.__name__
+        with _deferring:
+            # While its code runs, a missing attribute is missing (its own `from . import x`).
+            if type(self) is _Deferred and name not in _running:
+                _running.add(name)
+                try:
+                    self.__spec__.loader.exec_module(self)  # type: ignore[union-attr]
+                except BaseException:
+                    if sys.modules.get(name) is self:
+                        del sys.modules[name]
+                    raise
+                finally:
+                    _running.discard(name)
+                self.__class__ = types.ModuleType  # type: ignore[assignment]
+        return types.ModuleType.__getattribute__(self, attr)
+
+
+def _defer(names: tuple[str, ...] = DEFERRED) -> None:
+    """Put each module not imported yet in sys.modules as a _Deferred one."""
+    import importlib.util
+
+    for name in names:
+        if name in sys.modules:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            continue
+        module = importlib.util.module_from_spec(spec)
+        module.__class__ = _Deferred
+        sys.modules[name] = module
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(sys.modules[parent], child, module)
 
 
 def split_store(store: str | None) -> tuple[str | None, str | None]:
@@ -69,6 +129,7 @@ def _backend(name: str | None) -> Any:
     if name in _loaded:
         return _loaded[name]
     module_name, _, class_name = name.rpartition(".")
+    _defer()
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
         from keyring.backend import KeyringBackend

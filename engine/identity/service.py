@@ -49,6 +49,9 @@ def create_user(
     _check_password(password)
     if role not in ROLES:
         raise field_error("role", f"must be one of {', '.join(ROLES)}")
+    # Two creates of one name queue here (PostgreSQL; SQLite's write lock already does), so
+    # the second sees the first's user: a 409, not the unique index's error.
+    ctx.db.serialize(session.connection(), f"username:{username}")
     if session.exec(select(User.id).where(User.username == username)).first() is not None:
         raise Conflict(f"user {username!r} already exists")
     user = User(username=username, password_hash=hash_password(password), role=role, email=email)
@@ -74,6 +77,7 @@ def update_user(
     email: str | None = None,
     is_active: bool | None = None,
 ) -> User:
+    _lock_for_change(ctx, user)
     if user.id == ctx.principal.user_id and role not in (None, "admin"):
         raise Conflict("you cannot remove your own admin role")
     if role is not None:
@@ -99,6 +103,23 @@ def update_user(
         **{k: v for k, v in changed.items() if v is not None},
     )
     return user
+
+
+def _lock_for_change(ctx: Ctx, user: User) -> None:
+    """Lock the changed user's row and the calling admin's, in id order, re-read both, and
+    check that the caller is still an active admin: two admins demoting each other at once
+    leave one admin (the second finds itself demoted: 403), and the reply is the row as
+    committed. (SQLite's write transaction already holds the database.)"""
+    rows = ctx.session.exec(
+        select(User)
+        .where(col(User.id).in_({user.id, ctx.principal.user_id}))
+        .order_by(col(User.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    caller = next((row for row in rows if row.id == ctx.principal.user_id), None)
+    if caller is None or caller.role != "admin" or not caller.is_active:
+        raise Forbidden("this operation needs the admin role")
 
 
 def _check_password(password: str) -> None:
@@ -133,9 +154,15 @@ def revoke_token(ctx: Ctx) -> None:
     """Revoke the bearer token the caller authenticated with."""
     if ctx.principal.credential != "token":
         raise Conflict("logout revokes a bearer token; this request used an API key")
+    # Locked and re-read: of logouts at once with one token, the first revokes it.
     token = ctx.session.exec(
-        select(Token).where(Token.token_id == ctx.principal.credential_id)
+        select(Token)
+        .where(Token.token_id == ctx.principal.credential_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one()
+    if token.revoked_at is not None:  # another logout with it came first, as if in sequence
+        raise Unauthenticated("invalid or revoked bearer token")
     token.revoked_at = ctx.now
     ctx.session.add(token)
     ctx.audited(resource_id=token.token_id)
@@ -162,6 +189,9 @@ def create_api_key(
         raise field_error("name", "required, at most 255 characters")
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
         raise field_error("expires_in_days", "must be between 1 and 3650")
+    # The owner's row, locked: creates of one user's keys count one after another, so the
+    # limit holds under concurrency. (SQLite's write transaction already holds the database.)
+    ctx.session.exec(select(User.id).where(User.id == owner_id).with_for_update()).first()
     active = ctx.session.exec(
         select(func.count())
         .select_from(ApiKey)
@@ -200,8 +230,12 @@ def list_api_keys(ctx: Ctx) -> list[ApiKey]:
 
 
 def revoke_api_key(ctx: Ctx, *, key_id: str) -> ApiKey:
+    # Locked and re-read: of revokes at once, the first sets revoked_at and the rest see it.
     key = ctx.session.exec(
-        select(ApiKey).where(ApiKey.key_id == key_id, ApiKey.user_id == ctx.principal.user_id)
+        select(ApiKey)
+        .where(ApiKey.key_id == key_id, ApiKey.user_id == ctx.principal.user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if key is None:
         raise NotFound(f"API key {key_id} not found")

@@ -19,11 +19,12 @@ MEMORY = "tests.cli.keyring_memory.MemoryKeyring"
 PLAINTEXT = "keyrings.alt.file.PlaintextKeyring"
 
 # Run in a fresh interpreter: read the team profile's secret as the CLI does, then report which
-# keyring modules got imported and whether keyring ever chose a backend or scanned entry points.
+# keyring modules got imported, whether keyring ever chose a backend or scanned entry points,
+# and which of the modules that a read defers have run.
 READ_SECRET = """
-import json, sys
+import json, sys, types
 from pathlib import Path
-from profiles.secrets import SecretStore
+from profiles.secrets import DEFERRED, SecretStore
 from profiles.store import Config
 
 directory = Path(sys.argv[1])
@@ -35,6 +36,7 @@ print(json.dumps({
     "modules": sorted(m for m in sys.modules if m.startswith(("keyring.backends", "keyrings"))),
     "chosen": keyring.core._keyring_backend is not None,
     "scanned": hasattr(keyring.backend.get_all_keyring, "saved_result"),
+    "ran": sorted(m for m in DEFERRED if type(sys.modules.get(m)) is types.ModuleType),
 }))
 """
 
@@ -131,3 +133,46 @@ def test_a_read_imports_only_the_remembered_backend(keyrings_alt: Path, tmp_path
         "keyrings.alt.file",
         "keyrings.alt.file_base",
     ]
+    # Imported by keyring.backend and jaraco.*, but only discovery and rare helpers use them.
+    assert report["ran"] == []
+
+    # A remembered backend that is gone: keyring's discovery scans the entry points (running
+    # the deferred importlib_metadata) and finds the plaintext file backend that holds the key.
+    path = config / "config.toml"
+    path.write_text(path.read_text().replace(PLAINTEXT, "no_such_package.Keyring"))
+    report = json.loads(run("-c", READ_SECRET, str(config)))
+    assert report["secret"] == "k1"
+    assert report["chosen"] and report["scanned"]
+    assert any("metadata" in name for name in report["ran"])
+
+
+def test_a_deferred_module_runs_once_on_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from profiles import secrets
+
+    (tmp_path / "deferred_probe.py").write_text(
+        "import sys\nsys.modules[__name__].runs = getattr(sys, 'deferred_probe_runs', 0) + 1\n"
+        "sys.deferred_probe_runs = sys.modules[__name__].runs\nvalue = 42\n"
+    )
+    (tmp_path / "deferred_broken.py").write_text("raise ImportError('broken on purpose')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("deferred_probe", "deferred_broken"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.delattr(sys, "deferred_probe_runs", raising=False)
+
+    secrets._defer(("deferred_probe", "deferred_broken", "no_such_module_here"))
+    held = sys.modules["deferred_probe"]
+    import deferred_probe
+
+    assert deferred_probe is held and not hasattr(sys, "deferred_probe_runs")
+    from deferred_probe import value
+
+    assert value == 42 and deferred_probe.runs == 1 and sys.deferred_probe_runs == 1
+    assert sys.modules["deferred_probe"] is held and type(held).__name__ == "module"
+    assert "no_such_module_here" not in sys.modules
+
+    # A module whose code fails leaves sys.modules as a failed import would.
+    with pytest.raises(ImportError, match="broken on purpose"):
+        sys.modules["deferred_broken"].anything  # noqa: B018
+    assert "deferred_broken" not in sys.modules
