@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("atonix.engine")
 
-HEAD = "0008"
+HEAD = "0009"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # alembic's own table, as alembic creates it.
 _VERSION_TABLE = (

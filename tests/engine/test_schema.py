@@ -190,11 +190,6 @@ def test_release_0_1_0s_postgresql_database_upgrades_with_its_data_intact(
     db.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no revision widens 0.1.0's ip_allocations.address (INTEGER) to head's BIGINT on "
-    "PostgreSQL, so a launch after the upgrade fails as it did under 0.1.0 (needs a revision)",
-)
 def test_release_0_1_0s_postgresql_tables_have_heads_shape_after_the_upgrade(
     release_0_1_0_on_postgres: str, tmp_path: Path
 ) -> None:
