@@ -162,7 +162,9 @@ class LocalBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._last_sweep = 0.0
+        # Never swept: due at once (not 0.0: monotonic time counts from boot, and 0.0 would
+        # not be due on a machine up for less than SWEEP_EVERY).
+        self._last_sweep = -SWEEP_EVERY
 
     def writer(self, bucket_id: str) -> LocalWriter:
         try:

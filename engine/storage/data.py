@@ -289,18 +289,22 @@ def put_object(request: Request) -> Response:
         body = b"".join(_chunks(request, declared))
         with request.unit(write=True) as ctx:
             bucket = access.writable_bucket(ctx, request, key, "PUT", lock=True)
+            # The data key before the temporary file: a put refused for its key (disabled)
+            # leaves nothing on disk.
+            sealed = new_data_key(ctx, bucket)
             store, _ = blobs.store(ctx.db)
-            upload = Upload(store.writer(bucket.bucket_id), new_data_key(ctx, bucket))
+            writer = store.writer(bucket.bucket_id)
             try:
+                upload = Upload(writer, sealed)
                 _write_all(upload, (body,))
                 _check_checksums(request, upload)
                 upload.finish()
                 obj = request.subject = commit_upload(ctx, bucket, key, upload, *described)
                 _log(ctx, bucket, obj, "PUT", 200, 0)
             except BaseException:
-                upload.writer.abort()
+                writer.abort()
                 raise
-        upload.writer.done()
+        writer.done()
         _swept(ctx.db)
         return _stored(obj)
     # A large body is checked against the bucket before a byte of it is read.
@@ -318,8 +322,9 @@ def put_object(request: Request) -> Response:
     if bucket.encryption_enabled and bucket.kms_key_id:
         with request.unit(write=True, audit=False) as ctx:
             sealed = new_data_key(ctx, bucket)
-    upload = Upload(store.writer(bucket.bucket_id), sealed)
+    writer = store.writer(bucket.bucket_id)
     try:
+        upload = Upload(writer, sealed)
         _write_all(upload, _chunks(request, declared))
         _check_checksums(request, upload)
         upload.finish()
@@ -328,9 +333,9 @@ def put_object(request: Request) -> Response:
             obj = request.subject = commit_upload(ctx, locked, key, upload, *described)
             _log(ctx, locked, obj, "PUT", 200, 0)
     except BaseException:
-        upload.writer.abort()
+        writer.abort()
         raise
-    upload.writer.done()
+    writer.done()
     return _stored(obj)
 
 

@@ -1,5 +1,6 @@
 """Storage under failure, through the real server: kill -9 mid-upload, eight writers to one key,
-an unusable data directory, another user's bucket, a key with the wrong scope."""
+an unusable data directory, a disabled encryption key, another user's bucket, a key with the
+wrong scope."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.api import KEYS, User, expect, expect_error
+from tests.support.api import KEYS, SERVICES, User, expect, expect_error
 from tests.support.server import RunningServer, start_server
 from tests.support.storage import BUCKETS, OBJECTS, bucket, data, keys_of, make_bucket, obj, put
 
@@ -176,6 +177,25 @@ def test_an_unusable_data_directory_is_a_clear_error_with_nothing_stored(tmp_pat
             put(admin, ref, "kept", b"writable again")
     finally:
         assert server.stop() == 0, server.log()
+
+
+def test_a_put_refused_for_a_disabled_key_leaves_nothing_on_disk(
+    make_user: Callable[..., User], server: RunningServer
+) -> None:
+    # A refused put once left its temporary file behind (the data key was asked for after the
+    # file was made), for the next sweep, ten minutes later, to find.
+    owner = make_user()
+    made = make_bucket(owner.client, f"sealed{os.urandom(4).hex()}")
+    ref, key_id = made["bucket_id"], made["kms_key_id"]
+    put(owner.client, ref, "kept", b"kept bytes")
+    kept = sorted(p for p in _blob_files(server.data_dir) if ref in p.parts)
+    assert len(kept) == 1
+    expect(owner.client.post(f"{SERVICES}/encryption-keys/{key_id}/disable/"), 200)
+    for content in (b"small", b"x" * (3 * MIB)):
+        refused = owner.client.put(data(ref, "kept"), content=content)
+        assert key_id in expect_error(refused, 409, "INVALID_STATE")["error"]
+        assert [p.name for p in _leftovers(server.data_dir) if p.name.startswith(ref)] == []
+        assert sorted(p for p in _blob_files(server.data_dir) if ref in p.parts) == kept
 
 
 def test_another_users_bucket_is_404_on_every_route(
