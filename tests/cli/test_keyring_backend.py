@@ -68,11 +68,12 @@ def test_a_backend_that_cannot_be_loaded_falls_back_to_discovery(embedded: Cli) 
 
 
 @pytest.fixture(scope="session")
-def keyrings_alt(pytestconfig: pytest.Config) -> Path:
-    """A directory holding keyrings.alt from PyPI, kept in pytest's cache between runs."""
-    cache = pytestconfig.cache
-    assert cache is not None
-    target = cache.mkdir("keyrings-alt") / "site"
+def keyrings_alt(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding keyrings.alt from PyPI, kept in pytest's cache between runs (in a
+    temporary directory when the cache is off: `-p no:cacheprovider`)."""
+    cache = getattr(pytestconfig, "cache", None)
+    home = cache.mkdir("keyrings-alt") if cache is not None else tmp_path_factory.mktemp("kr")
+    target = home / "site"
     if (target / "keyrings" / "alt" / "file.py").exists():
         return target
     staging = target.with_name(f"staging-{os.getpid()}")
