@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -91,13 +92,15 @@ def start_server(
     allow_reset: bool = False,
     workers: int = 1,
     database_url: str | None = None,
+    memory_limit_mib: int | None = None,
 ) -> RunningServer:
     """Start `python -m engine.server` on a free port and wait until it answers /health/.
 
     `data_dir` (default `<tmp_path>/data`) may hold a database made elsewhere, whose admin key
     is then `admin_api_key`, as no credentials file was written for it. `allow_reset` passes
     `--allow-reset`, serving `POST /api/v1/engine/reset/`. Returns once every one of the
-    `workers` processes has started.
+    `workers` processes has started. `memory_limit_mib` caps each server process's data
+    segment (RLIMIT_DATA: heap and private writable mappings), so a body held whole fails.
     """
     data_dir = data_dir or tmp_path / "data"
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -128,6 +131,7 @@ def start_server(
             stdout=log_file,
             stderr=log_file,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=_data_limit(memory_limit_mib) if memory_limit_mib else None,
         )
     try:
         url = _wait_until_up(process, log_path, workers)
@@ -150,6 +154,15 @@ def start_server(
         data_dir=data_dir,
         log_path=log_path,
     )
+
+
+def _data_limit(mib: int) -> Callable[[], None]:
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_DATA, (mib << 20, mib << 20))
+
+    return limit
 
 
 def _wait_until_up(process: subprocess.Popen[bytes], log_path: Path, workers: int) -> str:
