@@ -6,6 +6,7 @@ import typer
 
 from atonix_cli.context import current
 from atonix_cli.framework import ResourceApp
+from atonix_cli.options import Yes
 
 app = ResourceApp(help="Your API keys: create, list, revoke.")
 
@@ -55,7 +56,7 @@ def list_keys() -> None:
 @app.command("revoke")
 def revoke(
     key_id: str = typer.Argument(..., help="Key id (key-…)."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+    yes: bool = Yes,
 ) -> None:
     """Revoke an API key at once.
 

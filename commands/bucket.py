@@ -9,6 +9,7 @@ import typer
 from atonix_cli.context import Application, current
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
+from atonix_cli.options import NewTags, Tags, Yes
 from atonix_cli.resources import Resource, tags
 
 app = ResourceApp(help="Buckets: create, versioning, logging, statistics, delete.")
@@ -83,7 +84,7 @@ def create(
     kms_key_id: str | None = typer.Option(
         None, *flag("kms_key_id"), help="Your encryption key's id (default: one for the bucket)."
     ),
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable."),
+    tag: list[str] = Tags,
     wait: bool = typer.Option(
         True, "--wait/--no-wait", help="Wait until the bucket is active (default)."
     ),
@@ -116,7 +117,7 @@ def update(
     request_metrics_enabled: bool | None = typer.Option(
         None, *flag("request_metrics_enabled", negatable=True)
     ),
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable; replaces all tags."),
+    tag: list[str] = NewTags,
 ) -> None:
     """Change a bucket's ACL, request metrics or tags.
 
@@ -140,7 +141,7 @@ def delete(
     force: bool = typer.Option(
         False, "--force", help="Delete every object and version first (else: refused if any)."
     ),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    yes: bool = Yes,
 ) -> None:
     """Delete a bucket; one holding objects is refused unless --force.
 

@@ -9,6 +9,7 @@ import typer
 from atonix_cli.context import current
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
+from atonix_cli.options import Description, Yes
 from atonix_cli.resources import Resource
 
 app = ResourceApp(help="Machine images: the built-in ones and your own.")
@@ -61,7 +62,7 @@ def create(
     is_public: bool = typer.Option(
         True, *flag("is_public", negatable=True), help="Visible to everyone, or to you only."
     ),
-    description: str | None = typer.Option(None, "--description"),
+    description: str | None = Description,
 ) -> None:
     """Register an image of your own (public unless --private).
 
@@ -82,9 +83,7 @@ def create(
 
 
 @app.command("delete")
-def delete(
-    ref: str = Ref, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask.")
-) -> None:
+def delete(ref: str = Ref, yes: bool = Yes) -> None:
     """Delete one of your images (refused while an instance uses it).
 
     Example: atonix image delete golden-web --yes

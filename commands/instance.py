@@ -9,7 +9,7 @@ import typer
 from atonix_cli.context import current
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
-from atonix_cli.options import Timeout, Wait, Zone
+from atonix_cli.options import Description, NewTags, Tags, Timeout, Wait, Zone
 from atonix_cli.resources import Resource, tags
 
 app = ResourceApp(help="Virtual machines: create, start, stop, wait, terminate.")
@@ -87,7 +87,7 @@ def create(
     subnet_id: str | None = typer.Option(
         None, *flag("subnet_id"), help="Launch into this subnet (id or name): its VPC and zone."
     ),
-    description: str | None = typer.Option(None, "--description"),
+    description: str | None = Description,
     key_pair: str | None = typer.Option(None, "--key-pair", help="Name of an SSH key pair."),
     root_volume_size_gb: int | None = typer.Option(
         None, *flag("root_volume_size_gb"), help="GB, at least 10."
@@ -104,7 +104,7 @@ def create(
         help="Refuse termination until cleared.",
     ),
     security_groups: list[str] = SecurityGroups,
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable."),
+    tag: list[str] = Tags,
     wait: bool = Wait,
     timeout: float = Timeout,
 ) -> None:
@@ -137,7 +137,7 @@ def create(
 def update(
     ref: str = Ref,
     name: str | None = typer.Option(None, "--name", help="New name."),
-    description: str | None = typer.Option(None, "--description"),
+    description: str | None = Description,
     enable_monitoring: bool | None = typer.Option(None, *flag("enable_monitoring", negatable=True)),
     enable_termination_protection: bool | None = typer.Option(
         None,
@@ -147,7 +147,7 @@ def update(
     security_groups: list[str] = typer.Option(
         [], *flag("security_groups"), help="Group id or name, repeatable; replaces the groups."
     ),
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable; replaces all tags."),
+    tag: list[str] = NewTags,
 ) -> None:
     """Change an instance's name, description, monitoring, protection, groups or tags.
 

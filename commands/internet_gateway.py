@@ -9,6 +9,7 @@ import typer
 from atonix_cli.context import current
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
+from atonix_cli.options import Description, NewTags, Tags, Yes
 from atonix_cli.resources import Resource, tags
 
 app = ResourceApp(help="Internet gateways: a VPC's way to the internet, one per VPC.")
@@ -46,8 +47,8 @@ def show(ref: str = Ref) -> None:
 def create(
     vpc_id: str = typer.Option(..., *flag("vpc_id"), help="The VPC it attaches to (id or name)."),
     name: str = typer.Option(..., "--name", help="Gateway name."),
-    description: str | None = typer.Option(None, "--description"),
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable."),
+    description: str | None = Description,
+    tag: list[str] = Tags,
 ) -> None:
     """Create an internet gateway attached to a VPC (a VPC has at most one).
 
@@ -67,8 +68,8 @@ def create(
 def update(
     ref: str = Ref,
     name: str | None = typer.Option(None, "--name", help="New name."),
-    description: str | None = typer.Option(None, "--description"),
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable; replaces all tags."),
+    description: str | None = Description,
+    tag: list[str] = NewTags,
 ) -> None:
     """Change an internet gateway's name, description or tags.
 
@@ -80,9 +81,7 @@ def update(
 
 
 @app.command("delete")
-def delete(
-    ref: str = Ref, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask.")
-) -> None:
+def delete(ref: str = Ref, yes: bool = Yes) -> None:
     """Delete an internet gateway; routes to it turn blackhole.
 
     Example: atonix internet-gateway delete igw --yes

@@ -7,6 +7,7 @@ import typer
 from atonix_cli.context import current
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
+from atonix_cli.options import Description, NewTags, Tags, Yes
 from atonix_cli.resources import Resource, given, tags
 
 app = ResourceApp(help="Encryption keys: create, rotate, enable, disable.")
@@ -23,11 +24,9 @@ COLUMNS = (
 )
 
 Ref = KEYS.argument("KEY")
-Description = typer.Option(None, "--description")
 PeriodDays = typer.Option(
     None, *flag("rotation_period_days"), min=1, max=2560, help="Days between rotations."
 )
-Tag = typer.Option([], "--tag", help="KEY=VALUE, repeatable.")
 
 
 @app.command("list")
@@ -82,7 +81,7 @@ def create(
         help="Rotate automatically every --rotation-period-days.",
     ),
     rotation_period_days: int | None = PeriodDays,
-    tag: list[str] = Tag,
+    tag: list[str] = Tags,
 ) -> None:
     """Create an encryption key; the engine makes its material, which is never shown.
 
@@ -112,7 +111,7 @@ def update(
         None, *flag("rotation_enabled", negatable=True), help="Turn automatic rotation on or off."
     ),
     rotation_period_days: int | None = PeriodDays,
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable; replaces all tags."),
+    tag: list[str] = NewTags,
 ) -> None:
     """Change a key's name, description, rotation schedule or tags.
 
@@ -132,9 +131,7 @@ def update(
 
 
 @app.command("delete")
-def delete(
-    ref: str = Ref, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask.")
-) -> None:
+def delete(ref: str = Ref, yes: bool = Yes) -> None:
     """Delete a key for good (refused while a bucket or an object version uses it).
 
     Example: atonix key delete old-key --yes

@@ -9,7 +9,7 @@ import typer
 from atonix_cli.context import current
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
-from atonix_cli.options import Timeout, Wait
+from atonix_cli.options import Description, NewTags, Tags, Timeout, Wait, Yes
 from atonix_cli.resources import Resource, tags
 
 app = ResourceApp(help="NAT gateways: private subnets' way out, from a public subnet.")
@@ -63,8 +63,8 @@ def create(
         None, "--public-ip", help="Its public IP (default: one from the public pool)."
     ),
     eip_allocation_id: str | None = typer.Option(None, "--eip-allocation-id"),
-    description: str | None = typer.Option(None, "--description"),
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable."),
+    description: str | None = Description,
+    tag: list[str] = Tags,
     wait: bool = Wait,
     timeout: float = Timeout,
 ) -> None:
@@ -89,8 +89,8 @@ def create(
 def update(
     ref: str = Ref,
     name: str | None = typer.Option(None, "--name", help="New name."),
-    description: str | None = typer.Option(None, "--description"),
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable; replaces all tags."),
+    description: str | None = Description,
+    tag: list[str] = NewTags,
 ) -> None:
     """Change a NAT gateway's name, description or tags.
 
@@ -104,7 +104,7 @@ def update(
 @app.command("delete")
 def delete(
     ref: str = Ref,
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+    yes: bool = Yes,
     wait: bool = Wait,
     timeout: float = Timeout,
 ) -> None:

@@ -11,6 +11,7 @@ import typer
 from atonix_cli.context import current
 from atonix_cli.errors import CliError, ExitCode
 from atonix_cli.framework import ResourceApp
+from atonix_cli.options import Yes
 from atonix_cli.output import FORMATS
 from atonix_cli.settings import CLOCK_MODES
 from profiles.secrets import SecretStore
@@ -179,7 +180,7 @@ def use(name: str = typer.Argument(...)) -> None:
 def delete(
     name: str = typer.Argument(...),
     purge: bool = typer.Option(False, "--purge", help="Embedded: also delete the engine's data."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+    yes: bool = Yes,
 ) -> None:
     """Delete a profile and its stored secret (and with --purge, its embedded data).
 

@@ -10,6 +10,7 @@ from atonix_cli.context import current
 from atonix_cli.errors import CliError, ExitCode
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
+from atonix_cli.options import Description, NewTags, Tags, Yes
 from atonix_cli.resources import Resource, given, tags
 
 app = ResourceApp(help="Route tables: routes to gateways and instances, and their subnets.")
@@ -67,8 +68,8 @@ def show(ref: str = Ref) -> None:
 def create(
     vpc_id: str = typer.Option(..., *flag("vpc_id"), help="The VPC, by id or name."),
     name: str = typer.Option(..., "--name", help="Route table name."),
-    description: str | None = typer.Option(None, "--description"),
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable."),
+    description: str | None = Description,
+    tag: list[str] = Tags,
 ) -> None:
     """Create a route table in a VPC (it starts with the local route only).
 
@@ -88,8 +89,8 @@ def create(
 def update(
     ref: str = Ref,
     name: str | None = typer.Option(None, "--name", help="New name."),
-    description: str | None = typer.Option(None, "--description"),
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable; replaces all tags."),
+    description: str | None = Description,
+    tag: list[str] = NewTags,
 ) -> None:
     """Change a route table's name, description or tags.
 
@@ -101,9 +102,7 @@ def update(
 
 
 @app.command("delete")
-def delete(
-    ref: str = Ref, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask.")
-) -> None:
+def delete(ref: str = Ref, yes: bool = Yes) -> None:
     """Delete a route table (not the main one, nor one a subnet is associated with).
 
     Example: atonix route-table delete public --yes

@@ -7,6 +7,7 @@ import typer
 from atonix_cli.context import current
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
+from atonix_cli.options import Description, NewTags, Tags, Yes
 from atonix_cli.resources import Resource, given, tags
 
 app = ResourceApp(help="Security groups: which traffic reaches instances, rule by rule.")
@@ -40,7 +41,6 @@ FromPort = typer.Option(
     None, *flag("from_port"), help="A port, or the first of a range (ICMP: the type)."
 )
 ToPort = typer.Option(None, *flag("to_port"), help="The last port of a range (default: --port).")
-Description = typer.Option(None, "--description")
 
 
 @app.command("list")
@@ -74,7 +74,7 @@ def create(
     name: str = typer.Option(..., "--name", help="Unique within its VPC."),
     vpc_id: str | None = typer.Option(None, *flag("vpc_id"), help="VPC id or name."),
     description: str | None = Description,
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable."),
+    tag: list[str] = Tags,
 ) -> None:
     """Create a security group: everything may go out, nothing comes in until you add rules.
 
@@ -90,7 +90,7 @@ def update(
     ref: str = Ref,
     name: str | None = typer.Option(None, "--name", help="New name."),
     description: str | None = Description,
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable; replaces all tags."),
+    tag: list[str] = NewTags,
 ) -> None:
     """Change a security group's name, description or tags.
 
@@ -102,9 +102,7 @@ def update(
 
 
 @app.command("delete")
-def delete(
-    ref: str = Ref, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask.")
-) -> None:
+def delete(ref: str = Ref, yes: bool = Yes) -> None:
     """Delete a security group (refused while attached, referred to, or the VPC's default).
 
     Example: atonix security-group delete web --yes

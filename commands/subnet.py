@@ -9,7 +9,7 @@ import typer
 from atonix_cli.context import current
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
-from atonix_cli.options import Zone
+from atonix_cli.options import Description, NewTags, Tags, Yes, Zone
 from atonix_cli.resources import Resource, tags
 
 app = ResourceApp(help="Subnets: a VPC's address blocks, handing out instance addresses.")
@@ -65,8 +65,8 @@ def create(
         *flag("map_public_ip_on_launch", negatable=True),
         help="Give instances launched here a public IP.",
     ),
-    description: str | None = typer.Option(None, "--description"),
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable."),
+    description: str | None = Description,
+    tag: list[str] = Tags,
 ) -> None:
     """Create a subnet in a VPC (its 4 first addresses and its last are reserved).
 
@@ -92,11 +92,11 @@ def create(
 def update(
     ref: str = Ref,
     name: str | None = typer.Option(None, "--name", help="New name."),
-    description: str | None = typer.Option(None, "--description"),
+    description: str | None = Description,
     map_public_ip_on_launch: bool | None = typer.Option(
         None, *flag("map_public_ip_on_launch", negatable=True)
     ),
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable; replaces all tags."),
+    tag: list[str] = NewTags,
 ) -> None:
     """Change a subnet's name, description, public IP mapping or tags.
 
@@ -123,9 +123,7 @@ def enable_public_ips(ref: str = Ref) -> None:
 
 
 @app.command("delete")
-def delete(
-    ref: str = Ref, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask.")
-) -> None:
+def delete(ref: str = Ref, yes: bool = Yes) -> None:
     """Delete a subnet (refused while instances or NAT gateways live in it).
 
     Example: atonix subnet delete web-a --yes

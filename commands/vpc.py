@@ -9,6 +9,7 @@ import typer
 from atonix_cli.context import current
 from atonix_cli.flags import flag
 from atonix_cli.framework import ResourceApp
+from atonix_cli.options import Description, NewTags, Tags, Yes
 from atonix_cli.resources import Resource, tags
 
 app = ResourceApp(help="Virtual private clouds: CIDR blocks holding subnets, gateways, routes.")
@@ -54,11 +55,11 @@ def create(
         "10.0.0.0/16", *flag("cidr_block"), help="IPv4 CIDR, a /16 to a /28."
     ),
     ipv6_cidr_block: str | None = typer.Option(None, "--ipv6-cidr-block", help="IPv6 CIDR."),
-    description: str | None = typer.Option(None, "--description"),
+    description: str | None = Description,
     enable_dns_hostnames: bool = typer.Option(
         True, *flag("enable_dns_hostnames", negatable=True), help="DNS names for instances."
     ),
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable."),
+    tag: list[str] = Tags,
 ) -> None:
     """Create a VPC, with its main route table and default security group.
 
@@ -80,14 +81,14 @@ def create(
 def update(
     ref: str = Ref,
     name: str | None = typer.Option(None, "--name", help="New name."),
-    description: str | None = typer.Option(None, "--description"),
+    description: str | None = Description,
     enable_dns_hostnames: bool | None = typer.Option(
         None, *flag("enable_dns_hostnames", negatable=True)
     ),
     enable_dns_support: bool | None = typer.Option(
         None, *flag("enable_dns_support", negatable=True)
     ),
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable; replaces all tags."),
+    tag: list[str] = NewTags,
 ) -> None:
     """Change a VPC's name, description, DNS settings or tags.
 
@@ -110,7 +111,7 @@ def delete(
     force: bool = typer.Option(
         False, "--force", help="Also delete its subnets, gateways, route tables and groups."
     ),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+    yes: bool = Yes,
 ) -> None:
     """Delete a VPC (refused while it has subnets or gateways, unless --force; refused while
     instances run in it either way).
