@@ -204,7 +204,7 @@ def create_instance(ctx: Ctx, spec: InstanceCreate) -> Instance:
     if spec.security_groups or instance.vpc_id:
         instance.security_groups = _wear(ctx, instance, spec.security_groups, new=True)
     INSTANCES.begin(ctx, instance, "pending")
-    INSTANCES.added(ctx, instance)
+    INSTANCES.inserted(ctx, instance)
     ctx.audit_details.update(flavor=flavor.flavor_id, image=image.image_id)
     return instance
 
