@@ -20,13 +20,15 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from engine.errors import DependencyViolation, InvalidState
 from engine.ids import new_id
 from engine.resources import Body, ResourceKind
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
+
     from engine.context import Ctx
     from engine.lifecycle import Lifecycle
 
@@ -188,9 +190,9 @@ class Collection(ResourceKind):
         values = {column: getattr(obj, attribute) for attribute, column in keys}
         if obj.id is None:
             del values["id"]
-        result = ctx.session.execute(insert, values)
-        if obj.id is None:
-            obj.id = result.inserted_primary_key[0]
+        result = cast("CursorResult[Any]", ctx.session.execute(insert, values))
+        if obj.id is None and (key := result.inserted_primary_key) is not None:
+            obj.id = key[0]
         if self.counted:
             from engine import counts
 
