@@ -1,7 +1,7 @@
 """Instance creates per second: in-process (WSGI, as the embedded CLI) and over HTTP (granian).
 
-    .venv/bin/python bench/throughput.py                 # both, 11 blocks of 1,000 creates
-    .venv/bin/python bench/throughput.py --only inprocess --blocks 3
+    .venv/bin/python bench/throughput.py                 # both: 1,000 creates, fill, 1,000 more
+    .venv/bin/python bench/throughput.py --only inprocess --after 2000   # a quick look
 
 Each create is `POST /api/v1/services/instances/` as the admin, one at a time, with an
 Idempotency-Key as the CLI sends, in blocks of 1,000: the first block (0 -> 1,000 instances) is
