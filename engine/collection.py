@@ -20,13 +20,15 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from engine.errors import DependencyViolation, InvalidState
 from engine.ids import new_id
 from engine.resources import Body, ResourceKind
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
+
     from engine.context import Ctx
     from engine.lifecycle import Lifecycle
 
@@ -179,6 +181,31 @@ class Collection(ResourceKind):
             from engine import counts
 
             counts.add(ctx.session, collection=self.name, owner=obj.owner or "", delta=1)
+
+    def inserted(self, ctx: Ctx, obj: Any) -> None:
+        """`added`, for a new row the request is done changing: one INSERT of its values now,
+        rather than the session's unit of work at the next flush (about a tenth of a launch).
+        `obj` is not tracked by the session afterwards: later changes to it are not saved."""
+        insert, keys = self._insert
+        values = {column: getattr(obj, attribute) for attribute, column in keys}
+        if obj.id is None:
+            del values["id"]
+        result = cast("CursorResult[Any]", ctx.session.execute(insert, values))
+        if obj.id is None and (key := result.inserted_primary_key) is not None:
+            obj.id = key[0]
+        if self.counted:
+            from engine import counts
+
+            counts.add(ctx.session, collection=self.name, owner=obj.owner or "", delta=1)
+
+    @functools.cached_property
+    def _insert(self) -> tuple[Any, tuple[tuple[str, str], ...]]:
+        """The model's INSERT, and its (attribute, column) pairs: built once."""
+        from sqlalchemy import inspect
+
+        mapper = inspect(self.model)
+        keys = tuple((prop.key, prop.columns[0].key) for prop in mapper.column_attrs)
+        return mapper.local_table.insert(), keys
 
     def check_dependents(self, ctx: Ctx, obj: Any, *, force: bool = False) -> None:
         """409 DEPENDENCY_VIOLATION while a declared dependent still uses `obj` (those a forced

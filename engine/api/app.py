@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 from sqlmodel import Session
 
 from engine import timeline
-from engine.api.http import MAX_JSON_BODY, Request, Response, Stream, encode_json
+from engine.api.http import MAX_JSON_BODY, Request, Response, Stream
 from engine.api.router import Router
 from engine.api.routes import PLATFORM, RESET, Route
 from engine.context import Ctx, Principal
@@ -467,7 +467,7 @@ def _send(
     elif response.body is None or response.status == 204:
         payload, content_type = b"", "application/json"
     else:
-        payload, content_type = encode_json(response.body), "application/json"
+        payload, content_type = response.json_bytes(), "application/json"
     headers = [
         ("Content-Type", content_type),
         ("Content-Length", str(len(payload))),

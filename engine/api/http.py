@@ -42,6 +42,13 @@ class Response:
     status: int = 200
     body: Any = None
     headers: list[tuple[str, str]] = field(default_factory=list)
+    _encoded: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    def json_bytes(self) -> bytes:
+        """The body as JSON, encoded once: the idempotency record keeps the bytes sent."""
+        if self._encoded is None:
+            self._encoded = encode_json(self.body)
+        return self._encoded
 
 
 @dataclass

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import UniqueConstraint, bindparam, select
 from sqlmodel import Field, SQLModel
 
-from engine.api.http import Request, Response, encode_json
+from engine.api.http import Request, Response
 from engine.clock import utcnow
 from engine.context import Ctx
 from engine.errors import Conflict, ValidationFailed
@@ -65,7 +65,7 @@ def remember(ctx: Ctx, *, key: str, request: Request, response: Response) -> Non
             "key": key,
             "fingerprint": _fingerprint(request),
             "status": response.status,
-            "body": encode_json(response.body).decode(),
+            "body": response.json_bytes().decode(),
             "created_at": ctx.now,
         },
     )

@@ -125,11 +125,14 @@ def public(image: Image) -> dict[str, Any]:
 
 def details(ctx: Ctx, image_id: str) -> dict[str, Any] | None:
     """The public form of an image by id, as an instance's `image_details`; None if it is gone."""
-    row = ctx.session.execute(_BY_ID, {"image_id": image_id}).first()
+    row = ctx.session.info.get((_LOOKED_UP, image_id))
+    if row is None:
+        row = ctx.session.execute(_BY_ID, {"image_id": image_id}).first()
     return public(row) if row is not None else None  # type: ignore[arg-type]  # same attributes
 
 
 _images = Image.__table__  # type: ignore[attr-defined]
+_LOOKED_UP = "images.find_launchable"  # the key of the image a unit of work looked up
 _BY_ID = sa_select(_images).where(_images.c.image_id == bindparam("image_id")).limit(1)
 # An image by id or name, of all (an admin's view) or of those `_visible` lets a user see.
 _LAUNCHABLE_ANY = (
@@ -178,6 +181,9 @@ def find_launchable(ctx: Ctx, ref: str) -> Row[Any]:
     image = (by_id or matches)[0] if by_id or matches else None
     if image is None or not image.is_active:
         raise field_error("image", f"no active image {ref!r}; see `atonix image list`")
+    # Kept for this unit of work: a launch shows the image in its answer (`image_details`), and
+    # nothing a launch does changes it.
+    ctx.session.info[(_LOOKED_UP, image.image_id)] = image
     return image
 
 
