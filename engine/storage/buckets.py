@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import field_validator, model_validator
-from sqlalchemy import BigInteger, Index, case, text
+from sqlalchemy import BigInteger, Index, bindparam, case, text
 from sqlmodel import Field, col, func, select
 
 from engine.api.routes import SERVICES, Route
@@ -159,21 +160,27 @@ def public(bucket: Bucket) -> dict[str, Any]:
 def find(ctx: Ctx, ref: str, *, for_write: bool = False, owner: str | None = None) -> Bucket:
     """A live bucket the caller may see, by id or by name (404 otherwise, another user's too).
     `owner` narrows it to that owner's (a presigned request acts as the bucket's owner)."""
-    query = select(Bucket).where(col(Bucket.status) != "deleted")
-    if ref.startswith("bkt-"):
-        query = query.where(col(Bucket.bucket_id) == ref)
-    else:
-        query = query.where(col(Bucket.bucket_name) == ref)
-    if owner is not None:
-        query = query.where(col(Bucket.owner) == owner)
-    elif not ctx.sees_everything():
-        query = query.where(col(Bucket.owner) == ctx.principal.username)
-    if for_write:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    bucket = ctx.session.exec(query).first()
+    if owner is None and not ctx.sees_everything():
+        owner = ctx.principal.username
+    query = _find_query(ref.startswith("bkt-"), owner is not None, for_write)
+    params = {"b_ref": ref} if owner is None else {"b_ref": ref, "b_owner": owner}
+    bucket = ctx.session.exec(query, params=params).first()
     if bucket is None:
         raise NotFound(f"bucket {ref} not found", details={"bucket": ref})
     return bucket
+
+
+@functools.cache
+def _find_query(by_id: bool, by_owner: bool, for_write: bool) -> Any:
+    """The lookup of `find`, built once per form: every object request runs one, and building
+    a statement costs more than SQLite takes to run it."""
+    column = Bucket.bucket_id if by_id else Bucket.bucket_name
+    query = select(Bucket).where(col(Bucket.status) != "deleted", col(column) == bindparam("b_ref"))
+    if by_owner:
+        query = query.where(col(Bucket.owner) == bindparam("b_owner"))
+    if for_write:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return query
 
 
 def find_public(ctx: Ctx, ref: str) -> Bucket | None:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import select
 
@@ -357,22 +357,13 @@ def commit_upload(
     metadata: dict[str, str],
 ) -> Any:
     """The row of a stored blob, the bucket's totals and limit, in the caller's transaction
-    (`bucket` locked by it). Plain statements, no ORM unit of work: a small put is mostly this.
-    The row as written, with an object's attributes."""
-    table = S3Object.__table__  # type: ignore[attr-defined]
+    (`bucket` locked by it). Statements built once and run on the connection, no ORM unit of
+    work: a small put is mostly this. The row as written, with an object's attributes."""
+    conn = ctx.session.connection()
     size = upload.size
     replaced = None
     if not bucket.versioning_enabled:
-        replaced = ctx.session.execute(
-            select(table.c.id, table.c.object_id, table.c.blob, table.c.size_bytes)
-            .add_columns(table.c.is_delete_marker, table.c.created_at)
-            .where(
-                table.c.bucket == bucket.bucket_id,
-                table.c.object_key == key,
-                table.c.version_id == NULL_VERSION,
-            )
-            .with_for_update()
-        ).first()
+        replaced = conn.execute(_REPLACED, {"r_bucket": bucket.bucket_id, "r_key": key}).first()
     freed = replaced.size_bytes if replaced is not None and not replaced.is_delete_marker else 0
     if bucket.total_size_bytes - freed + size > BUCKET_LIMIT_BYTES:
         raise _over_limit(bucket, size)
@@ -409,7 +400,7 @@ def commit_upload(
     added = 0 if replaced is not None and not replaced.is_delete_marker else 1
     if replaced is not None:
         objects.discard(ctx, replaced.blob)
-        ctx.session.execute(update(table).where(table.c.id == replaced.id).values(**fields))
+        conn.execute(_REPLACE, {**fields, "r_id": replaced.id})
         row.update(
             object_id=replaced.object_id, version_id=NULL_VERSION, created_at=replaced.created_at
         )
@@ -421,24 +412,20 @@ def commit_upload(
             version_id=secrets.token_hex(12) if bucket.versioning_enabled else NULL_VERSION,
             created_at=ctx.now,
         )
-        ctx.session.execute(table.insert(), row)
+        conn.execute(_INSERT, row)
         objects.counted(ctx, bucket, 1)
-    totals = Bucket.__table__  # type: ignore[attr-defined]
-    ctx.session.execute(
-        update(totals)
-        .where(totals.c.id == bucket.id)
-        .values(
-            total_objects=totals.c.total_objects + added,
-            total_size_bytes=totals.c.total_size_bytes + (size - freed),
-            updated_at=ctx.now,
-        )
+    totals = {
+        "total_objects": bucket.total_objects + added,
+        "total_size_bytes": bucket.total_size_bytes + size - freed,
+        "updated_at": ctx.now,
+    }
+    # Added to the row's own figures (another writer may have moved them since `bucket` was
+    # read, when the caller did not lock it); the loaded bucket then in step with its row,
+    # without a second UPDATE when the session flushes.
+    conn.execute(
+        _TOTALS, {"t_id": bucket.id, "t_objects": added, "t_bytes": size - freed, "t_now": ctx.now}
     )
-    # The loaded bucket in step with its row, without a second UPDATE when the session flushes.
-    for name, value in (
-        ("total_objects", bucket.total_objects + added),
-        ("total_size_bytes", bucket.total_size_bytes + size - freed),
-        ("updated_at", ctx.now),
-    ):
+    for name, value in totals.items():
         set_committed_value(bucket, name, value)
     ctx.audit_details.update(
         bucket=bucket.bucket_id,
@@ -448,6 +435,32 @@ def commit_upload(
         etag=row["etag"],
     )
     return SimpleNamespace(**row)
+
+
+# The statements of `commit_upload`, built once (building one costs more than running it).
+_ROWS = S3Object.__table__  # type: ignore[attr-defined]
+_REPLACED = (
+    select(_ROWS.c.id, _ROWS.c.object_id, _ROWS.c.blob, _ROWS.c.size_bytes)
+    .add_columns(_ROWS.c.is_delete_marker, _ROWS.c.created_at)
+    .where(
+        _ROWS.c.bucket == bindparam("r_bucket"),
+        _ROWS.c.object_key == bindparam("r_key"),
+        _ROWS.c.version_id == NULL_VERSION,
+    )
+    .with_for_update()
+)
+_REPLACE = update(_ROWS).where(_ROWS.c.id == bindparam("r_id"))  # SET: the columns given
+_INSERT = _ROWS.insert()
+_TOTALS_TABLE = Bucket.__table__  # type: ignore[attr-defined]
+_TOTALS = (
+    update(_TOTALS_TABLE)
+    .where(_TOTALS_TABLE.c.id == bindparam("t_id"))
+    .values(
+        total_objects=_TOTALS_TABLE.c.total_objects + bindparam("t_objects"),
+        total_size_bytes=_TOTALS_TABLE.c.total_size_bytes + bindparam("t_bytes"),
+        updated_at=bindparam("t_now"),
+    )
+)
 
 
 def _stored(obj: Any) -> Response:
