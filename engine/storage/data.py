@@ -163,7 +163,8 @@ class Upload:
         self.sealed = sealed
         self._sealer: Any = None
         if sealed is not None:
-            self._sealer = _sealing().SealingWriter(writer.raw, sealed[1])
+            # Sealed chunks go through the writer too, which sends them on to the disk.
+            self._sealer = _sealing().SealingWriter(writer, sealed[1])
 
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)

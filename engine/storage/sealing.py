@@ -6,7 +6,7 @@ import itertools
 import os
 import struct
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -67,6 +67,14 @@ def _aad(header: bytes, index: int, last: bool) -> bytes:
     return header + struct.pack(">QB", index, 1 if last else 0)
 
 
+class Sink(Protocol):
+    """Where sealed bytes go: a binary file, or a blob writer (which writes all it is given)."""
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> int | None: ...
+
+    def flush(self) -> None: ...
+
+
 class SealingWriter:
     """Seal a stream of plaintext into `raw_file`, one chunk at a time.
 
@@ -76,7 +84,7 @@ class SealingWriter:
     success only, so an interrupted upload never reads as complete.
     """
 
-    def __init__(self, raw_file: BinaryIO, data_key: bytes, *, chunk: int = CHUNK) -> None:
+    def __init__(self, raw_file: Sink, data_key: bytes, *, chunk: int = CHUNK) -> None:
         log2 = chunk.bit_length() - 1
         if log2 not in _LOG2_RANGE or chunk != 1 << log2:
             raise ValueError("the chunk size must be a power of two from 4 KiB to 16 MiB")
