@@ -80,9 +80,11 @@ class Transport(Protocol):
         headers: Mapping[str, str],
         upload: BinaryIO | None,
         length: int,
+        trailers: Callable[[], Mapping[str, str]] | None = None,
     ) -> Streamed:
         """Send `length` bytes read from `upload` as the body, and answer with the response
-        unread, to be streamed; neither side is held whole."""
+        unread, to be streamed; neither side is held whole. `trailers` (in-process only): what
+        the engine calls for headers that follow the body."""
         ...
 
     def close(self) -> None: ...
@@ -143,9 +145,11 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         upload: BinaryIO | None = None,
         length: int = 0,
+        trailers: Callable[[], Mapping[str, str]] | None = None,
     ) -> Streamed:
         """A request with a raw body streamed from `upload` (object bytes) whose response is
         streamed back; an error answer is read and raised as ApiFailure. Close what it returns.
+        `trailers`: headers the engine asks for once it has the body (embedded only).
         """
         sent = {"Accept": "*/*", "User-Agent": _user_agent(), **(headers or {})}
         if self.authorization:
@@ -154,7 +158,13 @@ class ApiClient:
         if self.trace:
             self.trace(f"> {method} {API_PREFIX}{path} {query or ''} ({length} bytes streamed)")
         response = self.transport.open(
-            method, API_PREFIX + path, params=query, headers=sent, upload=upload, length=length
+            method,
+            API_PREFIX + path,
+            params=query,
+            headers=sent,
+            upload=upload,
+            length=length,
+            trailers=trailers,
         )
         if self.trace:
             self.trace(

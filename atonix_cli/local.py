@@ -53,9 +53,17 @@ class LocalTransport:
         headers: Mapping[str, str],
         upload: BinaryIO | None,
         length: int,
+        trailers: Callable[[], Mapping[str, str]] | None = None,
     ) -> LocalStream:
         return open_wsgi(
-            self.app, method, path, params=params, headers=headers, upload=upload, length=length
+            self.app,
+            method,
+            path,
+            params=params,
+            headers=headers,
+            upload=upload,
+            length=length,
+            trailers=trailers,
         )
 
     def close(self) -> None:
@@ -93,11 +101,14 @@ def open_wsgi(
     headers: Mapping[str, str],
     upload: BinaryIO | None,
     length: int,
+    trailers: Callable[[], Mapping[str, str]] | None = None,
 ) -> LocalStream:
     """One request to a WSGI app in this process with the body read from `upload` as the app
     asks for it (httpx's WSGITransport would read it whole first), and the response left for
-    the caller to iterate."""
-    source: Any = _Bounded(upload, length) if upload is not None else io.BytesIO()
+    the caller to iterate. `trailers` gives headers that follow the body: the app calls
+    `wsgi.input.trailers()` for them once it has read it (the CLI's checksum of a large file,
+    taken while the file is read)."""
+    source: Any = _Bounded(upload, length, trailers) if upload is not None else io.BytesIO()
     environ = _environ(method, path, params, headers, source, length if upload else 0)
     captured: dict[str, Any] = {}
 
@@ -217,11 +228,22 @@ def kernel_copy(
 
 
 class _Bounded:
-    """`wsgi.input` over a file: never past the declared length, as a server guarantees."""
+    """`wsgi.input` over a file: never past the declared length, as a server guarantees; and
+    the headers that follow the body, if the caller gave any."""
 
-    def __init__(self, source: BinaryIO, length: int) -> None:
+    def __init__(
+        self,
+        source: BinaryIO,
+        length: int,
+        trailers: Callable[[], Mapping[str, str]] | None = None,
+    ) -> None:
         self._source = source
         self._left = length
+        self._trailers = trailers
+
+    def trailers(self) -> dict[str, str]:
+        """The headers sent after the body (waits for them if they are still being made)."""
+        return dict(self._trailers()) if self._trailers is not None else {}
 
     def read(self, size: int = -1) -> bytes:
         if self._left <= 0:

@@ -107,7 +107,12 @@ def put(
         headers["x-atonix-storage-class"] = storage_class
     with transfer.progress_bar(transfer.source_size(source), enabled=_bars(cli)) as bars:
         hashing = bars.step(f"checksum {key}") if bars and checksum else None
-        with transfer.open_source(source, checksum=checksum, progress=hashing) as body:
+        # The embedded engine takes the checksum after the body: a large file is hashed while
+        # it is sent, not first.
+        embedded = not cli.settings.is_remote
+        with transfer.open_source(
+            source, checksum=checksum, progress=hashing, alongside=embedded
+        ) as body:
             answer, sent = transfer.upload(
                 cli.client,
                 transfer.data_path(bucket, key),

@@ -57,7 +57,10 @@ class HttpTransport:
         headers: Mapping[str, str],
         upload: BinaryIO | None,
         length: int,
+        trailers: Callable[[], Mapping[str, str]] | None = None,
     ) -> HttpStream:
+        if trailers is not None:
+            raise ValueError("headers after the body are for the embedded engine only")
         # A body streamed from a file or a pipe cannot be sent twice: only reads are retried.
         sent = dict(headers)
         content: Iterator[bytes] | None = None

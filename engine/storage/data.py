@@ -1,8 +1,9 @@
 """The data route (SPEC A1): object bytes in and out, streamed, never held whole.
 
 `PUT buckets/<bucket>/objects/<key>` streams the body into a blob while hashing it (MD5, the
-ETag, and SHA-256), checks the checksums the client sent, makes the blob durable, and only then
-commits the row with the bucket's totals, its limit and the audit record in one transaction.
+ETag, and SHA-256), checks the checksums the client sent (as headers, or in-process after the
+body), makes the blob durable, and only then commits the row with the bucket's totals, its
+limit and the audit record in one transaction.
 `GET` streams the blob back (one `Range`, `If-None-Match`); `HEAD` is the same without a body;
 `DELETE` adds a delete marker when the bucket keeps versions, or removes a version for good.
 
@@ -238,6 +239,8 @@ def _chunks(request: Request, declared: int | None) -> Iterator[bytes]:
 
 def _check_checksums(request: Request, upload: Upload) -> None:
     sent = request.headers.get("x-atonix-checksum-sha256")
+    if sent is None:
+        sent = _trailers(request).get("x-atonix-checksum-sha256")
     if sent is not None and sent.strip().lower() != upload.sha256.hexdigest():
         raise ChecksumMismatch(
             "the SHA-256 of the bytes received does not match x-atonix-checksum-sha256; "
@@ -255,6 +258,21 @@ def _check_checksums(request: Request, upload: Upload) -> None:
                 "the MD5 of the bytes received does not match Content-MD5; nothing was stored",
                 details={"expected": expected, "received": upload.md5.hexdigest()},
             )
+
+
+def _trailers(request: Request) -> dict[str, str]:
+    """Headers sent after the body, as HTTP/1.1 trailers: the embedded transport's input has
+    `trailers()` (the CLI hashes a large file while it is read instead of reading it twice)."""
+    trailers = getattr(request.stream, "trailers", None)
+    if not callable(trailers):
+        return {}
+    try:
+        return {name.lower(): value for name, value in trailers().items()}
+    except OSError as error:
+        raise ValidationFailed(
+            f"the client could not finish the checksum it sends after the body "
+            f"({error.strerror or error}); nothing was stored"
+        ) from None
 
 
 def _over_limit(bucket: Bucket, adding: int) -> QuotaExceeded:

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as SASession
 from sqlmodel import Field, SQLModel, col, select
 
 from engine.collection import Action, Collection
@@ -710,22 +711,24 @@ def _data_key_aad(key_id: str, header: bytes) -> bytes:
 def _count_operation(session: Session, key_id: str) -> None:
     """Count a data key issued, at commit: an UPDATE now would hold the key's row lock
     (PostgreSQL) for as long as the upload it serves streams."""
-    pending: dict[str, int] | None = session.info.get("atonix_key_operations")
-    if pending is None:
-        pending = session.info["atonix_key_operations"] = {}
-        event.listen(session, "before_commit", _flush_operations, once=True)
+    pending: dict[str, int] = session.info.setdefault("atonix_key_operations", {})
     pending[key_id] = pending.get(key_id, 0) + 1
 
 
-def _flush_operations(session: Session) -> None:
-    pending: dict[str, int] = session.info.pop("atonix_key_operations", {})
-    table = EncryptionKey.__table__  # type: ignore[attr-defined]
-    for key_id, count in pending.items():
-        session.execute(
-            update(table)
-            .where(table.c.key_id == key_id)
-            .values(encryption_operations_count=table.c.encryption_operations_count + count)
-        )
+def _flush_operations(session: SASession) -> None:
+    pending: dict[str, int] | None = session.info.pop("atonix_key_operations", None)
+    for key_id, count in (pending or {}).items():
+        session.execute(_COUNT, {"c_key_id": key_id, "c_count": count})
+
+
+_COUNT = (
+    update(_keys)
+    .where(_keys.c.key_id == bindparam("c_key_id"))
+    .values(encryption_operations_count=_keys.c.encryption_operations_count + bindparam("c_count"))
+)
+# Every session's commit looks for counts to write (a dict lookup): listening on the one session
+# that counted costs more than a small put's whole UPDATE.
+event.listen(SASession, "before_commit", _flush_operations)
 
 
 ENCRYPTION_KEYS = Collection(

@@ -133,6 +133,28 @@ def test_a_wrong_checksum_stores_nothing(cli: Cli, photos: str, tmp_path: Path) 
     assert keys(cli, photos) == []
 
 
+def test_a_large_file_is_checked_whole_when_hashed_while_it_is_sent(
+    cli: Cli, photos: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Embedded, a large file's SHA-256 is taken on a thread while the upload reads it and
+    reaches the engine after the body: a right one stores the object, a wrong one nothing."""
+    from atonix_cli import transfer
+
+    monkeypatch.setattr(transfer, "ALONGSIDE_MIN_BYTES", 1 << 20)
+    content = os.urandom(3 << 20)
+    source = write(tmp_path / "big.bin", content)
+    stored = cli.json("object", "put", photos, "big.bin", str(source))
+    assert stored["checksum_sha256"] == hashlib.sha256(content).hexdigest()
+    original = transfer.file_digest
+
+    def lying(handle, algorithm, progress=None):  # type: ignore[no-untyped-def]
+        return "0" * 64 if algorithm == "sha256" else original(handle, algorithm, progress)
+
+    monkeypatch.setattr(transfer, "file_digest", lying)
+    expect_error(cli("object", "put", photos, "other.bin", str(source)), ExitCode.USAGE)
+    assert keys(cli, photos) == ["big.bin"]
+
+
 def test_cp_between_files_and_objects(cli: Cli, photos: str, tmp_path: Path) -> None:
     data = os.urandom(50_000)
     source = write(tmp_path / "in" / "pic.png", data)
