@@ -148,11 +148,13 @@ class Database:
         with self._write_gate:
             yield
 
-    def now(self, session: Session) -> datetime:
-        """The engine's current time: the stored manual time, or the wall clock."""
+    def now(self, session: Session, *, lock: bool = False) -> datetime:
+        """The engine's current time: the stored manual time, or the wall clock. `lock`: the
+        manual time as committed, its row locked until the transaction ends (an advance, so
+        that advances at once add up; SQLite's write transaction already holds the database)."""
         if self.clock.mode != "manual":
             return utcnow()
-        row = session.get(Meta, "manual_now")
+        row = session.get(Meta, "manual_now", with_for_update=lock, populate_existing=lock)
         if row is None:
             return utcnow()
         return datetime.fromisoformat(row.value)

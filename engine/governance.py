@@ -104,26 +104,12 @@ def show_clock(request: Request) -> dict[str, Any]:
     return clock_state(request.ctx)
 
 
-def _locked_manual_now(ctx: Ctx) -> datetime:
-    """The manual clock's time as committed, its row locked until this transaction ends, so
-    that advances at once add up instead of each moving on from the time they began at.
-    (SQLite's write transaction already holds the database.)"""
-    from sqlmodel import select
-
-    from engine.db import Meta
-
-    found = ctx.session.execute(
-        select(Meta.value).where(Meta.key == "manual_now").with_for_update()
-    ).scalar()
-    return ctx.now if found is None else datetime.fromisoformat(found)
-
-
 def advance_clock(request: Request) -> dict[str, Any]:
     ctx = request.ctx
     if ctx.clock.mode != "manual":
         raise InvalidState(f"the engine clock is {ctx.clock.mode}; only a manual clock advances")
     body = request.parse(AdvanceBody)
-    ctx.now = _locked_manual_now(ctx)
+    ctx.now = ctx.db.now(ctx.session, lock=True)
     if ctx.now + timedelta(seconds=body.seconds) > LATEST_MANUAL_TIME:
         # Past this, expiries and retentions computed from now would leave datetime's range.
         raise ValidationFailed(

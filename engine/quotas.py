@@ -13,6 +13,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from engine.clock import utcnow
 from engine.context import Ctx
 from engine.errors import QuotaExceeded, field_error
+from engine.resources import locked
 from engine.sqltypes import UTCDateTime
 
 DEFAULT_LIMITS: dict[str, int] = {
@@ -183,12 +184,12 @@ def set_limit(ctx: Ctx, *, owner: str, resource_type: str, limit: int | None) ->
 
 
 def _row(session: Session, *, owner: str, resource_type: str, lock: bool = False) -> QuotaUsage:
-    query = (
-        select(QuotaUsage)
-        .where(QuotaUsage.owner == owner, QuotaUsage.resource_type == resource_type)
-        .execution_options(populate_existing=True)
+    query = select(QuotaUsage).where(
+        QuotaUsage.owner == owner, QuotaUsage.resource_type == resource_type
     )
-    return session.exec(query.with_for_update() if lock else query).one()
+    return session.exec(
+        locked(query) if lock else query.execution_options(populate_existing=True)
+    ).one()
 
 
 def _ensure_row(session: Session, *, owner: str, resource_type: str, now: datetime) -> None:

@@ -229,6 +229,14 @@ class ResourceKind:
         return self.detail(ctx, obj) if self.detail else self.public(obj)
 
 
+def locked(stmt: Any) -> Any:
+    """`stmt` with its rows locked until the unit of work ends and read as they are now (not
+    as the session last saw them): what a read-modify-write needs, so concurrent changes queue
+    and each sees the one before it. SQLite renders no FOR UPDATE: its write lock already
+    serialises writers."""
+    return stmt.with_for_update().execution_options(populate_existing=True)
+
+
 def get_visible(ctx: Ctx, kind: ResourceKind, public_id: str, *, for_write: bool = False) -> Any:
     """One resource the caller may see, by public id; another user's is a 404, not a 403 (A2)."""
     model = kind.model
@@ -236,10 +244,9 @@ def get_visible(ctx: Ctx, kind: ResourceKind, public_id: str, *, for_write: bool
     for condition in kind.visible(ctx, model):
         stmt = stmt.where(condition)
     if for_write:
-        # The row is locked until the unit of work ends and read as it is now, so a state change
-        # is a compare-and-swap on the current state: of ten concurrent stops one finds the
-        # instance running. (SQLite renders no FOR UPDATE: its write lock already serialises.)
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        # A state change is then a compare-and-swap on the current state: of ten concurrent
+        # stops one finds the instance running.
+        stmt = locked(stmt)
     obj = ctx.session.exec(stmt).first()
     if obj is None:
         raise NotFound(f"{kind.label} {public_id} not found", details={"id": public_id})

@@ -21,6 +21,7 @@ from engine.errors import Conflict, Forbidden, NotFound, Unauthenticated, field_
 from engine.identity.models import ApiKey, Token, User
 from engine.identity.passwords import hash_password, verify_password
 from engine.ids import new_id
+from engine.resources import locked
 
 API_KEY_PREFIX = "atonix_"
 TOKEN_PREFIX = "atonixt_"
@@ -111,11 +112,11 @@ def _lock_for_change(ctx: Ctx, user: User) -> None:
     leave one admin (the second finds itself demoted: 403), and the reply is the row as
     committed. (SQLite's write transaction already holds the database.)"""
     rows = ctx.session.exec(
-        select(User)
-        .where(col(User.id).in_({user.id, ctx.principal.user_id}))
-        .order_by(col(User.id))
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        locked(
+            select(User)
+            .where(col(User.id).in_({user.id, ctx.principal.user_id}))
+            .order_by(col(User.id))
+        )
     ).all()
     caller = next((row for row in rows if row.id == ctx.principal.user_id), None)
     if caller is None or caller.role != "admin" or not caller.is_active:
@@ -156,10 +157,7 @@ def revoke_token(ctx: Ctx) -> None:
         raise Conflict("logout revokes a bearer token; this request used an API key")
     # Locked and re-read: of logouts at once with one token, the first revokes it.
     token = ctx.session.exec(
-        select(Token)
-        .where(Token.token_id == ctx.principal.credential_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        locked(select(Token).where(Token.token_id == ctx.principal.credential_id))
     ).one()
     if token.revoked_at is not None:  # another logout with it came first, as if in sequence
         raise Unauthenticated("invalid or revoked bearer token")
@@ -232,10 +230,9 @@ def list_api_keys(ctx: Ctx) -> list[ApiKey]:
 def revoke_api_key(ctx: Ctx, *, key_id: str) -> ApiKey:
     # Locked and re-read: of revokes at once, the first sets revoked_at and the rest see it.
     key = ctx.session.exec(
-        select(ApiKey)
-        .where(ApiKey.key_id == key_id, ApiKey.user_id == ctx.principal.user_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        locked(
+            select(ApiKey).where(ApiKey.key_id == key_id, ApiKey.user_id == ctx.principal.user_id)
+        )
     ).first()
     if key is None:
         raise NotFound(f"API key {key_id} not found")

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from engine.context import Ctx
 from engine.errors import ValidationFailed, field_error
-from engine.resources import ResourceKind
+from engine.resources import ResourceKind, locked
 
 
 def find(ctx: Ctx, kind: ResourceKind, ref: str, *, field: str, for_write: bool = False) -> Any:
@@ -22,7 +22,7 @@ def find(ctx: Ctx, kind: ResourceKind, ref: str, *, field: str, for_write: bool 
     if kind.lifecycle is not None and kind.lifecycle.final_states:
         stmt = stmt.where(col(model.status).not_in(kind.lifecycle.final_states))
     if for_write:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        stmt = locked(stmt)
     found = ctx.session.exec(stmt.limit(10)).all()
     by_id = [f for f in found if getattr(f, kind.id_field) == ref]
     if by_id:

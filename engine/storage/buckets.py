@@ -21,6 +21,7 @@ from engine.resources import (
     ResourceBase,
     common_public,
     get_visible,
+    locked,
     parse_bool,
 )
 from engine.sqltypes import UTCDateTime
@@ -179,7 +180,7 @@ def _find_query(by_id: bool, by_owner: bool, for_write: bool) -> Any:
     if by_owner:
         query = query.where(col(Bucket.owner) == bindparam("b_owner"))
     if for_write:
-        query = query.with_for_update().execution_options(populate_existing=True)
+        query = locked(query)
     return query
 
 
