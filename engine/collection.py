@@ -177,10 +177,7 @@ class Collection(ResourceKind):
     def added(self, ctx: Ctx, obj: Any) -> None:
         """Record a new row: add it to the session and, for a counted collection, its count."""
         ctx.session.add(obj)
-        if self.counted:
-            from engine import counts
-
-            counts.add(ctx.session, collection=self.name, owner=obj.owner or "", delta=1)
+        self._count_new(ctx, obj)
 
     def inserted(self, ctx: Ctx, obj: Any) -> None:
         """`added`, for a new row the request is done changing: one INSERT of its values now,
@@ -193,6 +190,9 @@ class Collection(ResourceKind):
         result = cast("CursorResult[Any]", ctx.session.execute(insert, values))
         if obj.id is None and (key := result.inserted_primary_key) is not None:
             obj.id = key[0]
+        self._count_new(ctx, obj)
+
+    def _count_new(self, ctx: Ctx, obj: Any) -> None:
         if self.counted:
             from engine import counts
 
