@@ -140,6 +140,10 @@ class Collection(ResourceKind):
     def new_id(self) -> str:
         return new_id(self.id_prefix)
 
+    def is_id(self, ref: str) -> bool:
+        """Whether `ref` has the shape of this collection's ids (`bkt-...`) rather than a name."""
+        return ref.startswith(f"{self.id_prefix}-")
+
     @property
     def machine(self) -> Lifecycle:
         assert self.lifecycle is not None, f"{self.name} declares no states"

@@ -163,7 +163,7 @@ def find(ctx: Ctx, ref: str, *, for_write: bool = False, owner: str | None = Non
     `owner` narrows it to that owner's (a presigned request acts as the bucket's owner)."""
     if owner is None and not ctx.sees_everything():
         owner = ctx.principal.username
-    query = _find_query(ref.startswith("bkt-"), owner is not None, for_write)
+    query = _find_query(BUCKETS.is_id(ref), owner is not None, for_write)
     params = {"b_ref": ref} if owner is None else {"b_ref": ref, "b_owner": owner}
     bucket = ctx.session.exec(query, params=params).first()
     if bucket is None:
@@ -186,7 +186,7 @@ def _find_query(by_id: bool, by_owner: bool, for_write: bool) -> Any:
 
 def find_public(ctx: Ctx, ref: str) -> Bucket | None:
     """A live bucket by id or name whoever owns it (for public objects and presigned URLs)."""
-    column = Bucket.bucket_id if ref.startswith("bkt-") else Bucket.bucket_name
+    column = Bucket.bucket_id if BUCKETS.is_id(ref) else Bucket.bucket_name
     return ctx.session.exec(
         select(Bucket).where(col(column) == ref, col(Bucket.status) != "deleted")
     ).first()
@@ -202,7 +202,7 @@ def require_active(bucket: Bucket) -> None:
 
 def _log_target(ctx: Ctx, bucket_owner: str, ref: str) -> str:
     """The name of a logging target bucket the owner also owns (400 otherwise)."""
-    column = Bucket.bucket_id if ref.startswith("bkt-") else Bucket.bucket_name
+    column = Bucket.bucket_id if BUCKETS.is_id(ref) else Bucket.bucket_name
     target = ctx.session.exec(
         select(Bucket).where(
             col(column) == ref, col(Bucket.owner) == bucket_owner, col(Bucket.status) != "deleted"
@@ -380,7 +380,7 @@ def statistics(ctx: Ctx, bucket: Bucket) -> dict[str, Any]:
 
 def bucket_of(ctx: Ctx, ref: str) -> Bucket:
     """The bucket named by a detail route's `{id}` (an id or a name), as the caller may see it."""
-    if ref.startswith("bkt-"):
+    if BUCKETS.is_id(ref):
         found: Bucket = get_visible(ctx, BUCKETS, ref)
         return found
     return find(ctx, ref)
