@@ -120,7 +120,10 @@ class EngineApp:
         except ApiError as error:
             self._audit_failure(request, route, error)
             response = _error_response(error, request_id)
-            if route is not None and route.raw:
+            # A body left unread (a raw route refused, or a JSON body refused before it was
+            # read: 404, 405, 413) is read and dropped, so the connection stays usable for the
+            # client's next request instead of the server closing it under a reused keep-alive.
+            if (route is not None and route.raw) or (not request.body and _has_body(request)):
                 _drain(request)
         except Exception:
             log.error("request %s failed:\n%s", request_id, traceback.format_exc())
@@ -372,14 +375,38 @@ def _drain(request: Request) -> None:
         return  # the client went away
 
 
+def _is_chunked(request: Request) -> bool:
+    return "chunked" in request.headers.get("transfer-encoding", "").lower()
+
+
+def _has_body(request: Request) -> bool:
+    return bool(request.content_length) or (request.content_length is None and _is_chunked(request))
+
+
 def _read_body(request: Request) -> None:
     """A JSON route's whole body, up to MAX_JSON_BODY (a raw route reads its own stream)."""
     length = request.content_length
-    if length is None or length == 0:
+    if length is None:
+        if _is_chunked(request):
+            _read_chunked_body(request)
+        return
+    if length == 0:
         return
     if length > MAX_JSON_BODY:
         raise TooLarge(f"request body of {length} bytes is over the {MAX_JSON_BODY}-byte limit")
     request.body = request.stream.read(length)
+
+
+def _read_chunked_body(request: Request) -> None:
+    """A JSON body sent without a length (chunked): read up to the limit, refused past it."""
+    parts: list[bytes] = []
+    left = MAX_JSON_BODY + 1
+    while left > 0 and (chunk := request.stream.read(min(left, 64 << 10))):
+        parts.append(chunk)
+        left -= len(chunk)
+    if left == 0:
+        raise TooLarge(f"request body is over the {MAX_JSON_BODY}-byte limit")
+    request.body = b"".join(parts)
 
 
 def _request_from_environ(environ: dict[str, Any]) -> Request:

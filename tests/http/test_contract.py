@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import httpx
@@ -110,3 +111,36 @@ def test_a_body_over_one_mebibyte_is_413(make_user: Callable[..., User]) -> None
     huge = {**BODY, "user_data": "x" * (1 << 20)}
     expect_error(user.client.post(INSTANCES, json=huge), 413, "TOO_LARGE")
     assert expect(user.client.get(INSTANCES), 200)["count"] == 0
+
+
+def test_a_json_body_sent_chunked_is_read_and_held_to_the_limit(
+    make_user: Callable[..., User],
+) -> None:
+    """A body with no Content-Length (Transfer-Encoding: chunked) is read like any other."""
+    user = make_user()
+    encoded = json.dumps(BODY).encode()
+    headers = {"content-type": "application/json"}
+    created = user.client.post(INSTANCES, content=iter([encoded[:7], encoded[7:]]), headers=headers)
+    assert expect(created, 201)["name"] == BODY["name"]
+    huge = json.dumps({**BODY, "user_data": "x" * (1 << 20)}).encode()
+    chunks = iter([huge[i : i + 65536] for i in range(0, len(huge), 65536)])
+    expect_error(user.client.post(INSTANCES, content=chunks, headers=headers), 413, "TOO_LARGE")
+    assert expect(user.client.get(INSTANCES), 200)["count"] == 1
+
+
+def test_a_refused_unread_body_leaves_the_connection_usable(make_user: Callable[..., User]) -> None:
+    """The server reads and drops a body it refused unread (413, 404), so the client's next
+    request on the same keep-alive connection is answered. Unread, the server closed that
+    connection under the client, which now and then sent its next request into the close."""
+    user = make_user()
+    huge = {**BODY, "user_data": "x" * (1 << 20)}
+    connections = set()
+    for _ in range(5):
+        expect_error(user.client.post(INSTANCES, json=huge), 413, "TOO_LARGE")
+        expect_error(
+            user.client.post("/api/v1/no-such-thing/", content=b"y" * 4096), 404, "NOT_FOUND"
+        )
+        listed = user.client.get(INSTANCES)
+        assert expect(listed, 200)["count"] == 0
+        connections.add(listed.extensions["network_stream"].get_extra_info("client_addr"))
+    assert len(connections) == 1, "the server closed a connection after refusing a body"
