@@ -439,7 +439,7 @@ def bulk_instances(db: Any, owner: str, count: int, *, batch: int = 10_000) -> N
                 }
             )
             ips.append({"pool": pool, "address": address, "resource_id": instance_id})
-        with db.write_engine.begin() as conn:
+        with db.writing() as conn:
             conn.execute(instances.insert(), rows)
             conn.execute(allocations.insert(), ips)
         done += len(rows)

@@ -73,12 +73,12 @@ class Database:
             )
         if self.is_sqlite:
             _configure_sqlite(self.engine)
-        # Writers take SQLite's write lock up front, so two writers queue instead of deadlocking.
-        self.write_engine = self.engine.execution_options(atonix_write=True)
-        # ... and queue for it on a lock of their own first: SQLite's busy handler sleeps up to
-        # 100 ms between tries, so a writer waiting on it idles long after the lock came free
-        # (8 threads: p99 of a create ~0.8 s). A thread lock for this process's threads, then
-        # a file lock beside the database for other processes, both woken as soon as released.
+        # SQLite writers take the write lock up front (BEGIN IMMEDIATE, see _begin), so two
+        # writers queue instead of deadlocking, and queue for it on a lock of their own first:
+        # SQLite's busy handler sleeps up to 100 ms between tries, so a writer waiting on it
+        # idles long after the lock came free (8 threads: p99 of a create ~0.8 s). A thread
+        # lock for this process's threads, then a file lock beside the database for other
+        # processes, both woken as soon as released.
         self._write_gate = _WriteGate(url.removeprefix("sqlite:///")) if self.is_sqlite else None
         self._created: set[str] = set()
         from engine import schema
@@ -122,7 +122,8 @@ class Database:
     @contextmanager
     def writing(self) -> Iterator[Connection]:
         """A write transaction on a bare connection: committed when the block ends normally."""
-        with self._gate(write=True), self.write_engine.begin() as conn:
+        with self._gate(write=True), self.engine.begin() as conn:
+            self._begin(conn, write=True)
             yield conn
 
     @contextmanager
@@ -130,8 +131,9 @@ class Database:
         """A unit of work: commits when the block ends normally, rolls back on any exception."""
         self.ensure_tables()
         with self._gate(write=write):
-            session = Session(self.write_engine if write else self.engine, expire_on_commit=False)
+            session = Session(self.engine, expire_on_commit=False)
             try:
+                self._begin(session.connection(), write=write)
                 yield session
                 session.commit()
             except BaseException:
@@ -139,6 +141,14 @@ class Database:
                 raise
             finally:
                 session.close()
+
+    def _begin(self, conn: Connection, *, write: bool) -> None:
+        """Open SQLite's transaction ourselves (the driver's autocommit is on: pysqlite's own
+        BEGIN comes late, before the first write, and never takes the write lock up front).
+        Here rather than in a "begin" event listener: any connection listener makes SQLAlchemy
+        dispatch events around every statement, about a fifth of a statement's cost."""
+        if self.is_sqlite:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     @contextmanager
     def _gate(self, *, write: bool) -> Iterator[None]:
@@ -255,8 +265,3 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get("atonix_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
