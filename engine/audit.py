@@ -49,7 +49,7 @@ def record(
     error_message: str = "",
 ) -> None:
     """Write an audit record in the current unit of work; it commits (or not) with the mutation."""
-    ctx.session.execute(
+    ctx.conn.execute(
         _INSERT,
         {
             "audit_id": new_id("audit"),

@@ -191,7 +191,7 @@ class Collection(ResourceKind):
         values = {column: getattr(obj, attribute) for attribute, column in keys}
         if obj.id is None:
             del values["id"]
-        result = cast("CursorResult[Any]", ctx.session.execute(insert, values))
+        result = cast("CursorResult[Any]", ctx.conn.execute(insert, values))
         if obj.id is None and (key := result.inserted_primary_key) is not None:
             obj.id = key[0]
         self._count_new(ctx, obj)
@@ -200,7 +200,7 @@ class Collection(ResourceKind):
         if self.counted:
             from engine import counts
 
-            counts.add(ctx.session, collection=self.name, owner=obj.owner or "", delta=1)
+            counts.add(ctx.conn, collection=self.name, owner=obj.owner or "", delta=1)
 
     @functools.cached_property
     def _insert(self) -> tuple[Any, tuple[tuple[str, str], ...]]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
     from sqlmodel import Session
 
     from engine.clock import Clock
@@ -62,6 +64,13 @@ class Ctx:
         """Name what this request changed, for the record the dispatcher writes."""
         self.audit_subject = (resource_id, resource_name)
         self.audit_details.update(details)
+
+    @functools.cached_property
+    def conn(self) -> Connection:
+        """The session's connection, for prebuilt Core statements on tables no ORM object of
+        this request touches (audit, counts, the timeline, idempotency, IPAM): about a third
+        cheaper a statement than through the session, which first flushes its pending objects."""
+        return self.session.connection()
 
     @property
     def clock(self) -> Clock:

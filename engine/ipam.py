@@ -51,12 +51,12 @@ def allocate(ctx: Ctx, *, pool: str, network: ipaddress.IPv4Network, resource_id
     size = capacity(network)
     if not size:
         raise _exhausted(pool, network, size)
-    session = ctx.session
+    conn = ctx.conn  # the pool's tables are Core only
     whole = {"pool": pool, "low": first, "high": first + size - 1}
-    state = session.execute(_STATE, {**whole, "first": first, "size": size}).first()
+    state = conn.execute(_STATE, {**whole, "first": first, "size": size}).first()
     if state is not None and not state.taken:
         return _take(ctx, pool, first, size, state.cursor % size, resource_id, known=True)
-    used = state.used if state is not None else session.execute(_COUNT, whole).scalar_one()
+    used = state.used if state is not None else conn.execute(_COUNT, whole).scalar_one()
     if used < size:
         cursor = state.cursor if state is not None else 0
         scanned = 0
@@ -65,7 +65,7 @@ def allocate(ctx: Ctx, *, pool: str, network: ipaddress.IPv4Network, resource_id
             span = min(_WINDOW, size - offset, size - scanned)
             low, high = first + offset, first + offset + span - 1
             taken = set(
-                session.execute(_WINDOW_TAKEN, {"pool": pool, "low": low, "high": high}).scalars()
+                conn.execute(_WINDOW_TAKEN, {"pool": pool, "low": low, "high": high}).scalars()
             )
             for address in range(low, high + 1):
                 if address not in taken:
@@ -95,8 +95,8 @@ def _take(
     """Record the address at `offset` as taken and move the pool's cursor past it."""
     address = first + offset
     cursor = (offset + 1) % size
-    ctx.session.execute(_INSERT, {"pool": pool, "address": address, "resource_id": resource_id})
-    ctx.session.execute(_MOVE if known else _CREATE, {"p_pool": pool, "p_cursor": cursor})
+    ctx.conn.execute(_INSERT, {"pool": pool, "address": address, "resource_id": resource_id})
+    ctx.conn.execute(_MOVE if known else _CREATE, {"p_pool": pool, "p_cursor": cursor})
     return str(ipaddress.IPv4Address(address))
 
 
@@ -134,4 +134,4 @@ _CREATE = _pools.insert().values(pool=bindparam("p_pool"), cursor=bindparam("p_c
 
 def release(ctx: Ctx, *, resource_id: str) -> None:
     """Return every address held by a resource to its pool."""
-    ctx.session.execute(delete(IpAllocation).where(col(IpAllocation.resource_id) == resource_id))
+    ctx.conn.execute(delete(IpAllocation).where(col(IpAllocation.resource_id) == resource_id))

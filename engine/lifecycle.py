@@ -49,12 +49,12 @@ class Lifecycle:
         if state in self.completes_to:
             due = ctx.now + ctx.clock.duration(self.seconds[state])
             obj.status_due_at = due
-            self._schedule(ctx.session, "complete", resource_id, state, due)
+            self._schedule(ctx.conn, "complete", resource_id, state, due)
         # Retention counts from the request that ends a resource (a terminate), not from when
         # its last transition completes.
         final = self.completes_to.get(state, state)
         if final in self.final_states and self.retention is not None:
-            self._schedule(ctx.session, "purge", resource_id, final, ctx.now + self.retention)
+            self._schedule(ctx.conn, "purge", resource_id, final, ctx.now + self.retention)
 
     def _schedule(self, conn: Any, work: str, resource_id: str, state: str, due: Any) -> None:
         timeline.schedule(

@@ -260,7 +260,7 @@ class EngineApp:
 
         now = self.db.now(session)
         principal = authenticate(
-            session, authorization=request.headers.get("authorization"), now=now
+            session.connection(), authorization=request.headers.get("authorization"), now=now
         )
         ctx = request.ctx_ = Ctx(
             db=self.db,

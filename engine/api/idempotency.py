@@ -46,11 +46,11 @@ def _fingerprint(request: Request) -> str:
 
 def replay(ctx: Ctx, *, key: str, request: Request) -> Response | None:
     """The stored response of an earlier request with this key, or None to run it now."""
-    record = ctx.session.execute(_FIND, {"owner": ctx.principal.username, "key": key}).first()
+    record = ctx.conn.execute(_FIND, {"owner": ctx.principal.username, "key": key}).first()
     if record is None:
         return None
     if record.created_at < ctx.now - WINDOW:
-        ctx.session.execute(_FORGET, {"record_id": record.id})
+        ctx.conn.execute(_FORGET, {"record_id": record.id})
         return None
     if record.fingerprint != _fingerprint(request):
         raise Conflict("this Idempotency-Key was already used for a different request")
@@ -58,8 +58,8 @@ def replay(ctx: Ctx, *, key: str, request: Request) -> Response | None:
 
 
 def remember(ctx: Ctx, *, key: str, request: Request, response: Response) -> None:
-    ctx.session.execute(
-        _records.insert(),
+    ctx.conn.execute(
+        _INSERT,
         {
             "owner": ctx.principal.username,
             "key": key,
@@ -78,4 +78,5 @@ _FIND = (
     .where(_records.c.owner == bindparam("owner"), _records.c.key == bindparam("key"))
     .limit(1)
 )
+_INSERT = _records.insert()
 _FORGET = _records.delete().where(_records.c.id == bindparam("record_id"))

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, func, select
 
 from engine import audit
@@ -255,7 +256,9 @@ def _expand(scope: str) -> tuple[str, ...]:
 # --- authentication and authorization ----------------------------------------------------------
 
 
-def authenticate(session: Session, *, authorization: str | None, now: datetime) -> Principal:
+def authenticate(
+    session: Session | Connection, *, authorization: str | None, now: datetime
+) -> Principal:
     """The principal behind an `Authorization` header: `Token`, `ApiKey` or `Bearer` (SPEC A2)."""
     if not authorization:
         raise Unauthenticated("authentication required: send an API key or a bearer token")
