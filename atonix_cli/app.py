@@ -20,6 +20,7 @@ HELP = """The AtonixCorp cloud from your terminal, or an offline twin of it on t
 With no profile, commands run against the embedded engine (SQLite, no server, nothing to set up).
 Point a profile at an endpoint to use a remote cloud or a shared `atonix engine serve`.
 
+\b
   atonix instance create --name web-1 --flavor t3.micro --image ubuntu-22.04 --wait
 
   atonix instance list -o json --query '[].name'
@@ -83,9 +84,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:
-        # A group run bare: Typer's help has printed itself and left the message empty.
+        # A group run bare: its help on stdout, as `--help` would print it. Typer's panels
+        # (on a terminal) have printed themselves and left the message empty; click's plain
+        # help (off one) is the message.
         if exc.format_message():
-            click.echo(exc.format_message(), err=True)
+            click.echo(exc.format_message())
         return ExitCode.USAGE
     except click.ClickException as exc:
         hint = ""

@@ -80,6 +80,13 @@ def merge_globals(ctx: click.Context, values: dict[str, Any]) -> None:
             setattr(options, name, value)
 
 
+def plain_help() -> bool:
+    """Whether help goes out as click's plain text: off a terminal (a pipe, a file, a script),
+    where rich's panels are only noise to `grep`, and importing rich's help renderer would be
+    about 40% of `atonix --help`. On a terminal, typer's panels as usual."""
+    return not sys.stdout.isatty()
+
+
 class AtonixCommand(TyperCommand):
     """A leaf command: accepts the global options, and treats a closed stdout as success."""
 
@@ -97,6 +104,12 @@ class AtonixCommand(TyperCommand):
             os.dup2(devnull, sys.stdout.fileno())
             raise click.exceptions.Exit(0) from None
 
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if plain_help():
+            click.Command.format_help(self, ctx, formatter)
+        else:
+            super().format_help(ctx, formatter)
+
 
 class AtonixGroup(TyperGroup):
     """A command group that also accepts the global options (`atonix instance -o json list`)."""
@@ -108,6 +121,12 @@ class AtonixGroup(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         merge_globals(ctx, {name: ctx.params.pop(name, None) for name in GLOBAL_NAMES})
         return super().invoke(ctx)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if plain_help():
+            click.Group.format_help(self, ctx, formatter)
+        else:
+            super().format_help(ctx, formatter)
 
 
 class ResourceApp(typer.Typer):
@@ -181,6 +200,9 @@ class LazyRootGroup(TyperGroup):
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         self._describing = True
         try:
-            super().format_help(ctx, formatter)
+            if plain_help():
+                click.Group.format_help(self, ctx, formatter)
+            else:
+                super().format_help(ctx, formatter)
         finally:
             self._describing = False

@@ -77,3 +77,20 @@ def test_a_closed_pipe_is_not_an_error(shell: Cli) -> None:
     child.stderr.close()
     assert child.wait(timeout=60) == 0, errors
     assert errors == ""
+
+
+def test_help_in_a_pipe_is_plain_text_and_loads_neither_the_engine_nor_rich() -> None:
+    probe = (
+        "import sys\nfrom atonix_cli.app import run\ncode = run(sys.argv[1:])\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'engine', 'rich', 'httpx'})\n"
+        "print(code, *loaded, file=sys.stderr)"
+    )
+    for args in (["--help"], ["instance", "--help"], ["instance", "list", "--help"]):
+        result = subprocess.run(
+            [sys.executable, "-c", probe, *args], cwd=REPO, capture_output=True, text=True,
+            stdin=subprocess.DEVNULL, timeout=60,
+        )  # fmt: skip
+        assert result.stderr.strip() == "0", (args, result.stderr)
+        assert result.stdout.startswith(f"Usage: atonix {' '.join(args[:-1])}".rstrip())
+        assert "Options:" in result.stdout and "--output" in result.stdout
+        assert not {"╭", "│", "\x1b"} & set(result.stdout), result.stdout
