@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import random
+import sys
 import time
+import types
 from collections.abc import Callable, Iterator, Mapping
 from typing import BinaryIO
 
-import httpx
-
 from atonix_cli.client import CHUNK, RawResponse, copy_chunks
 from atonix_cli.errors import CliError, ExitCode
+
+# httpx imports its own command-line tool whenever click, rich and pygments are installed (they
+# are, with typer): about a sixth of a remote command's start-up, for a tool the client never
+# runs. A placeholder without `main` makes httpx's `from ._main import main` fail as if they
+# were missing, and httpx defines its stand-in instead.
+sys.modules.setdefault("httpx._main", types.ModuleType("httpx._main"))
+import httpx  # noqa: E402
 
 MAX_ATTEMPTS = 4
 MAX_RETRY_AFTER = 30.0

@@ -94,3 +94,15 @@ def test_help_in_a_pipe_is_plain_text_and_loads_neither_the_engine_nor_rich() ->
         assert result.stdout.startswith(f"Usage: atonix {' '.join(args[:-1])}".rstrip())
         assert "Options:" in result.stdout and "--output" in result.stdout
         assert not {"╭", "│", "\x1b"} & set(result.stdout), result.stdout
+
+
+def test_the_remote_transport_loads_no_renderer() -> None:
+    """httpx would import its own CLI (rich, pygments) whenever they are installed."""
+    probe = (
+        "import sys\nimport atonix_cli.remote\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'rich', 'pygments', 'engine'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]", result.stderr
