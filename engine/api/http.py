@@ -124,6 +124,8 @@ def validation_failed(exc: PydanticValidationError) -> ValidationFailed:
 
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
+        if value.tzinfo is UTC:  # as the engine's rows come: "+00:00" becomes "Z"
+            return value.isoformat(timespec="milliseconds")[:-6] + "Z"
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
         return value.isoformat(timespec="milliseconds") + "Z"

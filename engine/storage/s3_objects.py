@@ -137,21 +137,33 @@ def public(obj: S3Object) -> dict[str, Any]:
     }
 
 
-def summary(row: Any) -> dict[str, Any]:
-    """A listing's item (an object row or the listing's own columns): what `ls` shows."""
+def summary(obj: Any) -> dict[str, Any]:
+    """An object version in a page of the s3-objects collection: what `ls` shows."""
+    return _item(
+        (obj.id, obj.object_id, obj.object_key, obj.version_id, obj.is_latest,
+         obj.is_delete_marker, obj.size_bytes, obj.etag, obj.sha256, obj.last_modified,
+         obj.storage_class, obj.content_type, obj.is_public)
+    )  # fmt: skip
+
+
+def _item(row: Any) -> dict[str, Any]:
+    """The same from a row of `_listing_columns()` (a cursor listing), unpacked by position: a
+    Row's attributes by name cost a lookup each, a quarter of a 1,000-key page's time."""
+    (_, object_id, key, version_id, latest, marker, size, etag, sha256, modified, storage_class,
+     content_type, public) = row  # fmt: skip
     return {
-        "object_id": row.object_id,
-        "object_key": row.object_key,
-        "version_id": None if row.version_id == NULL_VERSION else row.version_id,
-        "is_latest": row.is_latest,
-        "is_delete_marker": row.is_delete_marker,
-        "size_bytes": row.size_bytes,
-        "etag": row.etag,
-        "checksum_sha256": row.sha256,
-        "last_modified": row.last_modified,
-        "storage_class": row.storage_class,
-        "content_type": row.content_type,
-        "is_public": row.is_public,
+        "object_id": object_id,
+        "object_key": key,
+        "version_id": None if version_id == NULL_VERSION else version_id,
+        "is_latest": latest,
+        "is_delete_marker": marker,
+        "size_bytes": size,
+        "etag": etag,
+        "checksum_sha256": sha256,
+        "last_modified": modified,
+        "storage_class": storage_class,
+        "content_type": content_type,
+        "is_public": public,
     }
 
 
@@ -342,7 +354,7 @@ def listing_page(ctx: Ctx, bucket: Bucket, request: Request) -> dict[str, Any]:
         "count": None if narrowed else _listed_count(ctx, bucket),
         "next": _next_link(request, token),
         "previous": None,
-        "results": [summary(r) for r in rows],
+        "results": [_item(r) for r in rows],
         "common_prefixes": prefixes,
         "is_truncated": token is not None,
         "next_continuation_token": token,
@@ -410,7 +422,7 @@ def bucket_versions(request: Request) -> dict[str, Any]:
         "count": None,
         "next": _next_link(request, next_token),
         "previous": None,
-        "results": [summary(r) for r in rows],
+        "results": [_item(r) for r in rows],
         "is_truncated": more,
         "next_continuation_token": next_token,
     }
