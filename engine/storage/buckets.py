@@ -272,7 +272,7 @@ def _bucket_key(ctx: Ctx, bucket: Bucket, kms_key_id: str | None) -> str | None:
     """The bucket's encryption key: the one given (the owner's), else `bucket-<bucket_id>`,
     made by the key service (SPEC B3)."""
     return str(
-        encryption_keys.bucket_key(
+        data_keys.bucket_key(
             ctx, bucket_id=bucket.bucket_id, owner=bucket.owner or "", kms_key_id=kms_key_id
         )
     )
@@ -505,5 +505,5 @@ BUCKETS = Collection(
 
 # The tables a bucket's operations touch, created with its own (imported last: objects import
 # this module).
-from engine.storage import access_logs, encryption_keys  # noqa: E402, F401
+from engine.storage import access_logs, data_keys, encryption_keys  # noqa: E402, F401
 from engine.storage import s3_objects as objects  # noqa: E402

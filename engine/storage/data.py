@@ -144,9 +144,9 @@ def _sealing() -> Any:
 def new_data_key(ctx: Ctx, bucket: Bucket) -> tuple[str, bytes, bytes] | None:
     if not bucket.encryption_enabled or not bucket.kms_key_id or _sealing() is None:
         return None
-    from engine.storage import encryption_keys
+    from engine.storage import data_keys
 
-    data_key, wrapped = encryption_keys.new_data_key(ctx, key_id=bucket.kms_key_id)
+    data_key, wrapped = data_keys.new_data_key(ctx, key_id=bucket.kms_key_id)
     return bucket.kms_key_id, data_key, wrapped
 
 
@@ -542,9 +542,9 @@ def _get(request: Request) -> tuple[Response, Bucket, S3Object]:
             stream = Stream(chunks, stop - start, obj.content_type, file=handle, start=start)
             return Response(status, stream, headers), bucket, obj
         try:
-            from engine.storage import encryption_keys
+            from engine.storage import data_keys
 
-            data_key = encryption_keys.unwrap_data_key(
+            data_key = data_keys.unwrap_data_key(
                 ctx, key_id=obj.key_id, wrapped=base64.b64decode(obj.wrapped_key or "")
             )
             plain = _sealing().read_range(handle, data_key, start, stop)

@@ -1,59 +1,36 @@
-"""Encryption keys: engine-made key material wrapped by a master key, rotation, enable, disable,
-and the data keys that seal each object version (engine.storage.sealing)."""
+"""Encryption keys: the collection, its key material wrapped by the master key, rotation."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import logging
 import os
 import re
-import secrets
 import struct
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field as PydanticField
 from pydantic import field_validator
-from sqlalchemy import (
-    Index,
-    LargeBinary,
-    UniqueConstraint,
-    and_,
-    bindparam,
-    delete,
-    event,
-    func,
-    inspect,
-    or_,
-    update,
-)
-from sqlalchemy import select as sa_select
+from sqlalchemy import Index, LargeBinary, UniqueConstraint, delete, func, inspect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session as SASession
 from sqlmodel import Field, SQLModel, col, select
 
 from engine.collection import Action, Collection
 from engine.context import Ctx
-from engine.errors import (
-    Conflict,
-    DependencyViolation,
-    InternalError,
-    InvalidState,
-    NotFound,
-    field_error,
-)
+from engine.errors import Conflict, DependencyViolation, InternalError, InvalidState, field_error
 from engine.resources import CommonInput, ResourceBase, apply_common, common_public, parse_bool
 from engine.sqltypes import UTCDateTime
+from engine.storage.master_key import (
+    MASTER_ENV,
+    MASTER_FILE,
+    NONCE,
+    aead,
+    check_master,
+    fingerprint,
+    master_key,
+)
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
-
     from engine.db import Database
-
-log = logging.getLogger("atonix.engine")
 
 KEY_TYPES = ("symmetric", "asymmetric-rsa", "asymmetric-ecc")
 ALGORITHMS = {
@@ -62,13 +39,6 @@ ALGORITHMS = {
     "asymmetric-ecc": ("ECC_NIST_P256", "ECC_NIST_P384"),
 }
 KEY_STATES = ("enabled", "disabled", "pending-deletion", "retired")
-MASTER_ENV = "ATONIX_MASTER_KEY"
-MASTER_FILE = "master.key"
-DATA_KEY_BYTES = 32
-_NONCE = 12
-# A wrapped data key: format (1) | material version (4) | nonce (12) | AES-GCM(data key) (48).
-_WRAP_FORMAT = 1
-_WRAPPED_BYTES = 1 + 4 + _NONCE + DATA_KEY_BYTES + 16
 
 
 class EncryptionKey(ResourceBase, table=True):
@@ -154,120 +124,6 @@ def summary(key: EncryptionKey) -> dict[str, Any]:
     }
 
 
-# --- the master key ---------------------------------------------------------------------------
-
-_masters: dict[str, bytes] = {}
-
-
-def master_key(db: Database) -> bytes:
-    """The 32-byte key that wraps all key material: `ATONIX_MASTER_KEY` (base64, for servers
-    and replicas sharing one database), else `<data_dir>/master.key`, created 0600 on first use."""
-    given = os.environ.get(MASTER_ENV)
-    if given:
-        found = _masters.get(given)
-        if found is None:
-            found = _masters[given] = _decode_master(given, MASTER_ENV)
-        return found
-    path = Path(db.data_dir) / MASTER_FILE
-    cached = _masters.get(str(path))
-    if cached is not None:
-        return cached
-    try:
-        if not path.exists():
-            _create_master(path)
-        mode = path.stat().st_mode & 0o777
-        text = path.read_text()
-    except OSError as error:
-        raise InternalError(
-            f"the master key {path} cannot be read or created: {error.strerror or error}; "
-            f"make the data directory writable, or give the key in {MASTER_ENV}"
-        ) from None
-    if mode & 0o077:
-        log.warning("%s is readable by others (mode %o); it should be 0600", path, mode)
-    found = _masters[str(path)] = _decode_master(text, str(path))
-    return found
-
-
-def _decode_master(text: str, source: str) -> bytes:
-    try:
-        raw = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != 32:
-        raise InternalError(f"the master key in {source} must be the base64 of 32 bytes")
-    return raw
-
-
-def _create_master(path: Path) -> None:
-    """Write a new master key so that of several processes starting at once exactly one wins:
-    each writes a private temporary file, and only the first link to the final name succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(base64.b64encode(os.urandom(32)).decode() + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        try:
-            os.link(temp, path)
-        except FileExistsError:
-            return
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-        log.info("created the master key %s", path)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-# (database url, fingerprint) pairs this process has found to agree with the database's.
-_agreed: set[tuple[str, str]] = set()
-_MASTER_META = "master_key_fingerprint"
-
-
-def _check_master(session: Session, db: Database, fingerprint: str) -> None:
-    """Refuse to make key material under a master key other than the one the database's keys
-    were made under: servers sharing a database each with a master.key of their own (say, per
-    pod) would otherwise each seal what the others cannot open. The first key made records the
-    master key's fingerprint in `atonix_meta`."""
-    if (db.url, fingerprint) in _agreed:
-        return
-    from engine.db import Meta
-
-    meta = Meta.__table__  # type: ignore[attr-defined]
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    insert = sqlite.insert if db.is_sqlite else postgresql.insert
-    # The first key's process records its fingerprint; of two racing, one insert wins (the
-    # other waits for it, then does nothing) and both compare with what was recorded.
-    session.execute(
-        insert(meta).values(key=_MASTER_META, value=fingerprint).on_conflict_do_nothing()
-    )
-    recorded = session.execute(
-        sa_select(meta.c.value).where(meta.c.key == _MASTER_META)
-    ).scalar_one()
-    if recorded != fingerprint:
-        raise InternalError(
-            f"this engine's master key (fingerprint {fingerprint}) is not the one this "
-            f"database's encryption keys were made under ({recorded}): give every server "
-            f"sharing the database the same {MASTER_ENV}"
-        )
-    _agreed.add((db.url, fingerprint))
-
-
-def _fingerprint(master: bytes) -> str:
-    return hashlib.sha256(b"atonix-master-key\0" + master).hexdigest()[:16]
-
-
-def _aead(key: bytes) -> Any:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    return AESGCM(key)
-
-
 # --- key material -----------------------------------------------------------------------------
 
 
@@ -296,22 +152,22 @@ def _material_aad(key_id: str, version: int) -> bytes:
 
 def _add_material(ctx: Ctx, key: EncryptionKey, version: int) -> None:
     master = master_key(ctx.db)
-    _check_master(ctx.session, ctx.db, _fingerprint(master))
-    nonce = os.urandom(_NONCE)
+    check_master(ctx.session, ctx.db, fingerprint(master))
+    nonce = os.urandom(NONCE)
     material = _new_material(key.key_type, key.algorithm)
-    sealed = _aead(master).encrypt(nonce, material, _material_aad(key.key_id, version))
+    sealed = aead(master).encrypt(nonce, material, _material_aad(key.key_id, version))
     ctx.session.add(
         EncryptionKeyMaterial(
             key_id=key.key_id,
             version=version,
             wrapped=nonce + sealed,
-            master=_fingerprint(master),
+            master=fingerprint(master),
             created_at=ctx.now,
         )
     )
 
 
-def _open_material(db: Database, key_id: str, version: int, row: Any) -> bytes:
+def open_material(db: Database, key_id: str, version: int, row: Any) -> bytes:
     """The material of one version of a key, from its row's `wrapped` and `master` columns."""
     from cryptography.exceptions import InvalidTag
 
@@ -321,15 +177,13 @@ def _open_material(db: Database, key_id: str, version: int, row: Any) -> bytes:
     wrapped = bytes(row.wrapped)
     try:
         return bytes(
-            _aead(master).decrypt(
-                wrapped[:_NONCE], wrapped[_NONCE:], _material_aad(key_id, version)
-            )
+            aead(master).decrypt(wrapped[:NONCE], wrapped[NONCE:], _material_aad(key_id, version))
         )
     except InvalidTag:
-        if row.master != _fingerprint(master):
+        if row.master != fingerprint(master):
             raise InternalError(
                 f"encryption key {key_id} was made under another master key (fingerprint "
-                f"{row.master}) than this engine's ({_fingerprint(master)}): start the engine "
+                f"{row.master}) than this engine's ({fingerprint(master)}): start the engine "
                 f"with the master key it was made with ({MASTER_ENV} or {MASTER_FILE})"
             ) from None
         raise InternalError(f"the material of encryption key {key_id} is damaged") from None
@@ -361,7 +215,7 @@ def _conflict(owner: str, name: str) -> Conflict:
     )
 
 
-def _insert(
+def insert_key(
     ctx: Ctx,
     *,
     owner: str,
@@ -409,7 +263,7 @@ def create_key(ctx: Ctx, spec: KeyCreate) -> EncryptionKey:
     algorithm = spec.algorithm or allowed[0]
     if algorithm not in allowed:
         raise field_error("algorithm", f"a {spec.key_type} key takes {', '.join(allowed)}")
-    key = _insert(
+    key = insert_key(
         ctx,
         owner=ctx.principal.username,
         name=spec.name,
@@ -499,7 +353,7 @@ def _require_state(key: EncryptionKey, allowed: str) -> None:
         )
 
 
-def _rotate(ctx: Ctx, key: EncryptionKey) -> None:
+def rotate(ctx: Ctx, key: EncryptionKey) -> None:
     key.current_version += 1
     _add_material(ctx, key, key.current_version)
     key.rotation_count += 1
@@ -512,7 +366,7 @@ def rotate_key(ctx: Ctx, key: EncryptionKey) -> dict[str, str]:
     """New material becomes current; older versions are kept, so what they sealed stays
     readable, and every data key issued from now on is wrapped by the new one (SPEC B3)."""
     _require_state(key, "enabled")
-    _rotate(ctx, key)
+    rotate(ctx, key)
     ctx.audit_details.update(version=key.current_version, rotation_count=key.rotation_count)
     return {"status": "Key rotated successfully"}
 
@@ -533,202 +387,6 @@ def _set_state(ctx: Ctx, key: EncryptionKey, state: str) -> EncryptionKey:
     ctx.session.add(key)
     ctx.audit_details["key_state"] = state
     return key
-
-
-# --- what storage calls -----------------------------------------------------------------------
-
-
-def bucket_key(ctx: Ctx, *, bucket_id: str, owner: str, kms_key_id: str | None = None) -> str:
-    """The key id a bucket's objects are sealed under.
-
-    With no `kms_key_id`, the owner's key named `bucket-<bucket_id>`, created (and audited) the
-    first time (SPEC B3). A given `kms_key_id` (a key id, or the name of one of the owner's
-    keys) must be the owner's symmetric key and enabled: else 400 VALIDATION_ERROR, or 409
-    INVALID_STATE for a disabled key.
-    """
-    if kms_key_id is None:
-        name = f"bucket-{bucket_id}"
-        existing = _find(ctx, owner, name, by_name_only=True)
-        if existing is not None:
-            _check_usable(existing)
-            return existing.key_id
-        key = _insert(ctx, owner=owner, name=name)
-        from engine import audit
-
-        audit.record(
-            ctx,
-            action="create",
-            resource_type=ENCRYPTION_KEYS.resource_type,
-            resource_id=key.key_id,
-            resource_name=key.name,
-            details={"bucket_id": bucket_id, "key_type": key.key_type},
-        )
-        return key.key_id
-    given = _find(ctx, owner, kms_key_id)
-    if given is None:
-        raise field_error("kms_key_id", f"no encryption key {kms_key_id!r} of yours")
-    if given.key_type != "symmetric":
-        raise field_error(
-            "kms_key_id",
-            f"encryption key {given.key_id} is {given.key_type}; a bucket needs a symmetric one",
-        )
-    _check_usable(given)
-    return given.key_id
-
-
-def _find(ctx: Ctx, owner: str, ref: str, *, by_name_only: bool = False) -> EncryptionKey | None:
-    mine = select(EncryptionKey).where(col(EncryptionKey.owner) == owner)
-    match = col(EncryptionKey.name) == ref
-    if not by_name_only:
-        match = or_(col(EncryptionKey.key_id) == ref, match)
-    rows = ctx.session.exec(mine.where(match)).all()
-    by_id = [k for k in rows if k.key_id == ref]
-    found = by_id or list(rows)
-    return found[0] if found else None
-
-
-def _check_usable(key: Any) -> None:
-    """409 INVALID_STATE naming a key (a row or a model: `key_id`, `name`, `key_state`) that
-    is not enabled."""
-    if key.key_state != "enabled":
-        label = f"{key.key_id} ({key.name})" if key.name != key.key_id else key.key_id
-        raise InvalidState(
-            f"encryption key {label} is {key.key_state}; `atonix key enable {key.key_id}` "
-            "makes its objects readable and writable again",
-            details={"key_id": key.key_id, "key_state": key.key_state},
-        )
-
-
-_keys = EncryptionKey.__table__  # type: ignore[attr-defined]
-_material_rows = EncryptionKeyMaterial.__table__  # type: ignore[attr-defined]
-_KEY_COLUMNS = (
-    _keys.c.key_id,
-    _keys.c.name,
-    _keys.c.key_state,
-    _keys.c.key_type,
-    _keys.c.rotation_enabled,
-    _keys.c.next_rotation_at,
-    _keys.c.current_version,
-    _material_rows.c.wrapped,
-    _material_rows.c.master,
-)
-# A key with one version of its material, in one query (every object read and write makes one):
-# its current version, or the version a wrapped data key names.
-_WITH_CURRENT = (
-    sa_select(*_KEY_COLUMNS)
-    .select_from(
-        _keys.outerjoin(
-            _material_rows,
-            and_(
-                _material_rows.c.key_id == _keys.c.key_id,
-                _material_rows.c.version == _keys.c.current_version,
-            ),
-        )
-    )
-    .where(_keys.c.key_id == bindparam("key_id"))
-)
-_WITH_VERSION = (
-    sa_select(*_KEY_COLUMNS)
-    .select_from(
-        _keys.outerjoin(
-            _material_rows,
-            and_(
-                _material_rows.c.key_id == _keys.c.key_id,
-                _material_rows.c.version == bindparam("version"),
-            ),
-        )
-    )
-    .where(_keys.c.key_id == bindparam("key_id"))
-)
-
-
-def _lookup(ctx: Ctx, key_id: str, version: int | None = None) -> Any:
-    if version is None:
-        row = ctx.session.execute(_WITH_CURRENT, {"key_id": key_id}).first()
-    else:
-        row = ctx.session.execute(_WITH_VERSION, {"key_id": key_id, "version": version}).first()
-    if row is None:
-        raise NotFound(f"encryption key {key_id} not found", details={"id": key_id})
-    return row
-
-
-def new_data_key(ctx: Ctx, *, key_id: str) -> tuple[bytes, bytes]:
-    """A fresh data key for one object version, and that key wrapped by `key_id`'s current
-    material (store the wrapped one with the version). 409 INVALID_STATE naming a disabled key.
-
-    A key whose rotation is due is rotated first (automatic rotation happens on use)."""
-    key = _lookup(ctx, key_id)
-    _check_usable(key)
-    if key.key_type != "symmetric":
-        raise field_error("kms_key_id", f"encryption key {key_id} is {key.key_type}")
-    if key.rotation_enabled and key.next_rotation_at and key.next_rotation_at <= ctx.now:
-        model = ctx.session.exec(
-            select(EncryptionKey).where(col(EncryptionKey.key_id) == key_id).with_for_update()
-        ).one()
-        _rotate(ctx, model)
-        ctx.session.flush()
-        key = _lookup(ctx, key_id)
-    version = key.current_version
-    material = _open_material(ctx.db, key_id, version, key)
-    data_key = os.urandom(DATA_KEY_BYTES)
-    nonce = os.urandom(_NONCE)
-    header = struct.pack(">BI", _WRAP_FORMAT, version)
-    sealed = _aead(material).encrypt(nonce, data_key, _data_key_aad(key_id, header))
-    _count_operation(ctx.session, key_id)
-    return data_key, header + nonce + sealed
-
-
-def unwrap_data_key(ctx: Ctx, *, key_id: str, wrapped: bytes) -> bytes:
-    """The data key `new_data_key` wrapped, under whichever material version wrapped it.
-    409 INVALID_STATE naming a disabled key; 500 INTERNAL_ERROR if the wrapped key is damaged."""
-    from cryptography.exceptions import InvalidTag
-
-    wrapped = bytes(wrapped)
-    if len(wrapped) != _WRAPPED_BYTES or wrapped[0] != _WRAP_FORMAT:
-        _check_usable(_lookup(ctx, key_id))  # a disabled key is still the clearer error
-        raise InternalError(f"a data key wrapped by {key_id} is damaged (bad length or format)")
-    header = wrapped[:5]
-    (version,) = struct.unpack(">I", header[1:])
-    key = _lookup(ctx, key_id, version)
-    _check_usable(key)
-    material = _open_material(ctx.db, key_id, version, key)
-    try:
-        return bytes(
-            _aead(material).decrypt(
-                wrapped[5 : 5 + _NONCE], wrapped[5 + _NONCE :], _data_key_aad(key_id, header)
-            )
-        )
-    except InvalidTag:
-        raise InternalError(
-            f"a data key wrapped by {key_id} (version {version}) does not open"
-        ) from None
-
-
-def _data_key_aad(key_id: str, header: bytes) -> bytes:
-    return b"atonix-data-key\0" + key_id.encode() + header
-
-
-def _count_operation(session: Session, key_id: str) -> None:
-    """Count a data key issued, at commit: an UPDATE now would hold the key's row lock
-    (PostgreSQL) for as long as the upload it serves streams."""
-    pending: dict[str, int] = session.info.setdefault("atonix_key_operations", {})
-    pending[key_id] = pending.get(key_id, 0) + 1
-
-
-def _flush_operations(session: SASession) -> None:
-    pending: dict[str, int] | None = session.info.pop("atonix_key_operations", None)
-    for key_id, count in (pending or {}).items():
-        session.execute(_COUNT, {"c_key_id": key_id, "c_count": count})
-
-
-_COUNT = (
-    update(_keys)
-    .where(_keys.c.key_id == bindparam("c_key_id"))
-    .values(encryption_operations_count=_keys.c.encryption_operations_count + bindparam("c_count"))
-)
-# Every session's commit looks for counts to write (a dict lookup): listening on the one session
-# that counted costs more than a small put's whole UPDATE.
-event.listen(SASession, "before_commit", _flush_operations)
 
 
 ENCRYPTION_KEYS = Collection(

@@ -243,7 +243,7 @@ def _server_client(server: Any) -> httpx.Client:
 def test_a_server_takes_its_master_key_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engine.storage.encryption_keys import MASTER_ENV, MASTER_FILE
+    from engine.storage.master_key import MASTER_ENV, MASTER_FILE
     from tests.support.server import start_server
 
     monkeypatch.setenv(MASTER_ENV, base64.b64encode(b"s" * 32).decode())
@@ -268,7 +268,7 @@ def test_a_server_takes_its_master_key_from_the_environment(
 def test_a_servers_workers_share_the_data_dirs_master_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engine.storage.encryption_keys import MASTER_ENV, MASTER_FILE
+    from engine.storage.master_key import MASTER_ENV, MASTER_FILE
     from tests.support.server import start_server
 
     monkeypatch.delenv(MASTER_ENV, raising=False)

@@ -21,8 +21,10 @@ from sqlmodel import select
 from engine.clock import utcnow
 from engine.context import Ctx, Principal
 from engine.errors import InternalError, InvalidState, ValidationFailed
-from engine.storage import encryption_keys, sealing
+from engine.storage import sealing
+from engine.storage.data_keys import bucket_key, new_data_key, unwrap_data_key
 from engine.storage.encryption_keys import EncryptionKeyMaterial
+from engine.storage.master_key import MASTER_ENV, MASTER_FILE
 from tests.support.api import AUDIT, SERVICES, expect, expect_error
 from tests.support.engine import LocalEngine
 
@@ -264,7 +266,7 @@ def test_search_ordering_and_filters(engine: LocalEngine) -> None:
 def test_master_key_is_created_once_0600_in_the_data_dir(engine: LocalEngine) -> None:
     alice = engine.user()
     _create(alice.client)
-    path = Path(engine.db.data_dir) / encryption_keys.MASTER_FILE
+    path = Path(engine.db.data_dir) / MASTER_FILE
     assert path.exists()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(base64.b64decode(path.read_text().strip())) == 32
@@ -277,37 +279,37 @@ def test_master_key_is_created_once_0600_in_the_data_dir(engine: LocalEngine) ->
 def test_master_key_from_the_environment(
     engine: LocalEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(encryption_keys.MASTER_ENV, base64.b64encode(b"k" * 32).decode())
+    monkeypatch.setenv(MASTER_ENV, base64.b64encode(b"k" * 32).decode())
     with unit_of_work(engine, "alice") as ctx:
-        key_id = encryption_keys.bucket_key(ctx, bucket_id="bkt-000000000001", owner="alice")
-        data_key, wrapped = encryption_keys.new_data_key(ctx, key_id=key_id)
-    assert not (Path(engine.db.data_dir) / encryption_keys.MASTER_FILE).exists()
+        key_id = bucket_key(ctx, bucket_id="bkt-000000000001", owner="alice")
+        data_key, wrapped = new_data_key(ctx, key_id=key_id)
+    assert not (Path(engine.db.data_dir) / MASTER_FILE).exists()
     with unit_of_work(engine, "alice") as ctx:
-        opened = encryption_keys.unwrap_data_key(ctx, key_id=key_id, wrapped=wrapped)
+        opened = unwrap_data_key(ctx, key_id=key_id, wrapped=wrapped)
     assert opened == data_key
     # Another master key cannot open it, and says so.
-    monkeypatch.setenv(encryption_keys.MASTER_ENV, base64.b64encode(b"z" * 32).decode())
+    monkeypatch.setenv(MASTER_ENV, base64.b64encode(b"z" * 32).decode())
     with pytest.raises(InternalError, match="another master key"), unit_of_work(engine) as ctx:
-        encryption_keys.unwrap_data_key(ctx, key_id=key_id, wrapped=wrapped)
-    monkeypatch.setenv(encryption_keys.MASTER_ENV, "not base64 of 32 bytes")
+        unwrap_data_key(ctx, key_id=key_id, wrapped=wrapped)
+    monkeypatch.setenv(MASTER_ENV, "not base64 of 32 bytes")
     with pytest.raises(InternalError, match="base64 of 32 bytes"), unit_of_work(engine) as ctx:
-        encryption_keys.new_data_key(ctx, key_id=key_id)
+        new_data_key(ctx, key_id=key_id)
 
 
 def test_servers_sharing_a_database_must_share_the_master_key(
     engine: LocalEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alice = engine.user()
-    monkeypatch.setenv(encryption_keys.MASTER_ENV, base64.b64encode(b"a" * 32).decode())
+    monkeypatch.setenv(MASTER_ENV, base64.b64encode(b"a" * 32).decode())
     _create(alice.client, "first")
     _create(alice.client, "second")
     # Another server on the same database with a master key of its own makes nothing.
-    monkeypatch.setenv(encryption_keys.MASTER_ENV, base64.b64encode(b"b" * 32).decode())
+    monkeypatch.setenv(MASTER_ENV, base64.b64encode(b"b" * 32).decode())
     error = expect_error(alice.client.post(KEYS, json={"name": "third"}), 500, "INTERNAL_ERROR")
     assert "same ATONIX_MASTER_KEY" in error["error"]
     with pytest.raises(InternalError, match="same ATONIX_MASTER_KEY"), unit_of_work(engine) as ctx:
-        encryption_keys.bucket_key(ctx, bucket_id="bkt-1", owner=alice.username)
-    monkeypatch.setenv(encryption_keys.MASTER_ENV, base64.b64encode(b"a" * 32).decode())
+        bucket_key(ctx, bucket_id="bkt-1", owner=alice.username)
+    monkeypatch.setenv(MASTER_ENV, base64.b64encode(b"a" * 32).decode())
     _create(alice.client, "third")
 
 
@@ -319,13 +321,13 @@ def test_an_unusable_data_dir_is_a_clear_error(
     monkeypatch.setattr(engine.db, "data_dir", blocker / "data")
     alice = engine.user()
     error = expect_error(alice.client.post(KEYS, json={"name": "x"}), 500, "INTERNAL_ERROR")
-    assert "master key" in error["error"] and encryption_keys.MASTER_ENV in error["error"]
+    assert "master key" in error["error"] and MASTER_ENV in error["error"]
     assert expect(alice.client.get(KEYS), 200)["count"] == 0
 
 
 def test_concurrent_processes_agree_on_one_master_key(tmp_path: Path) -> None:
     probe = (
-        "import sys; from pathlib import Path; from engine.storage import encryption_keys as k\n"
+        "import sys; from pathlib import Path; from engine.storage import master_key as k\n"
         "class D: data_dir = Path(sys.argv[1])\n"
         "print(k.master_key(D()).hex())\n"
     )
@@ -334,7 +336,7 @@ def test_concurrent_processes_agree_on_one_master_key(tmp_path: Path) -> None:
             [sys.executable, "-c", probe, str(tmp_path / "data")],
             stdout=subprocess.PIPE,
             text=True,
-            env={k: v for k, v in os.environ.items() if k != encryption_keys.MASTER_ENV},
+            env={k: v for k, v in os.environ.items() if k != MASTER_ENV},
         )
         for _ in range(6)
     ]
@@ -346,10 +348,10 @@ def test_concurrent_processes_agree_on_one_master_key(tmp_path: Path) -> None:
 def test_bucket_key_is_created_once_named_after_the_bucket(engine: LocalEngine) -> None:
     alice = engine.user()
     with unit_of_work(engine, alice.username) as ctx:
-        first = encryption_keys.bucket_key(ctx, bucket_id="bkt-aaaaaaaaaaaa", owner=alice.username)
+        first = bucket_key(ctx, bucket_id="bkt-aaaaaaaaaaaa", owner=alice.username)
     with unit_of_work(engine, alice.username) as ctx:
-        again = encryption_keys.bucket_key(ctx, bucket_id="bkt-aaaaaaaaaaaa", owner=alice.username)
-        other = encryption_keys.bucket_key(ctx, bucket_id="bkt-bbbbbbbbbbbb", owner=alice.username)
+        again = bucket_key(ctx, bucket_id="bkt-aaaaaaaaaaaa", owner=alice.username)
+        other = bucket_key(ctx, bucket_id="bkt-bbbbbbbbbbbb", owner=alice.username)
     assert first == again != other
     shown = expect(alice.client.get(key(first)), 200)
     assert shown["name"] == "bucket-bkt-aaaaaaaaaaaa" and shown["owner"] == alice.username
@@ -366,12 +368,8 @@ def test_bucket_key_checks_a_given_key(engine: LocalEngine) -> None:
     theirs = _create(bob.client, "bobs")
     rsa = _create(alice.client, "rsa", key_type="asymmetric-ecc")
     with unit_of_work(engine, alice.username) as ctx:
-        by_id = encryption_keys.bucket_key(
-            ctx, bucket_id="bkt-1", owner=alice.username, kms_key_id=mine["key_id"]
-        )
-        by_name = encryption_keys.bucket_key(
-            ctx, bucket_id="bkt-1", owner=alice.username, kms_key_id="app-data"
-        )
+        by_id = bucket_key(ctx, bucket_id="bkt-1", owner=alice.username, kms_key_id=mine["key_id"])
+        by_name = bucket_key(ctx, bucket_id="bkt-1", owner=alice.username, kms_key_id="app-data")
     assert by_id == by_name == mine["key_id"]
     for ref, words in (
         (theirs["key_id"], "of yours"),
@@ -379,13 +377,11 @@ def test_bucket_key_checks_a_given_key(engine: LocalEngine) -> None:
         (rsa["key_id"], "sym"),
     ):
         with pytest.raises(ValidationFailed, match=words) as refused, unit_of_work(engine) as ctx:
-            encryption_keys.bucket_key(ctx, bucket_id="bkt-1", owner=alice.username, kms_key_id=ref)
+            bucket_key(ctx, bucket_id="bkt-1", owner=alice.username, kms_key_id=ref)
         assert "kms_key_id" in refused.value.details
     expect(alice.client.post(key(mine["key_id"], "disable")), 200)
     with pytest.raises(InvalidState, match=mine["key_id"]), unit_of_work(engine) as ctx:
-        encryption_keys.bucket_key(
-            ctx, bucket_id="bkt-1", owner=alice.username, kms_key_id=mine["key_id"]
-        )
+        bucket_key(ctx, bucket_id="bkt-1", owner=alice.username, kms_key_id=mine["key_id"])
 
 
 def test_data_keys_wrap_and_unwrap_across_rotations(engine: LocalEngine) -> None:
@@ -395,14 +391,14 @@ def test_data_keys_wrap_and_unwrap_across_rotations(engine: LocalEngine) -> None
     issued: list[tuple[bytes, bytes]] = []
     for _ in range(3):
         with unit_of_work(engine, alice.username) as ctx:
-            issued.append(encryption_keys.new_data_key(ctx, key_id=key_id))
+            issued.append(new_data_key(ctx, key_id=key_id))
         expect(alice.client.post(key(key_id, "rotate")), 200)
     data_keys = {d for d, _ in issued}
     assert len(data_keys) == 3 and all(len(d) == 32 for d in data_keys)
     with unit_of_work(engine, alice.username, write=False) as ctx:
         for data_key, wrapped in issued:
             assert data_key not in wrapped
-            assert encryption_keys.unwrap_data_key(ctx, key_id=key_id, wrapped=wrapped) == data_key
+            assert unwrap_data_key(ctx, key_id=key_id, wrapped=wrapped) == data_key
     shown = expect(alice.client.get(key(key_id)), 200)
     assert shown["encryption_operations_count"] == 3 and shown["rotation_count"] == 3
 
@@ -411,14 +407,14 @@ def test_a_data_key_does_not_open_under_another_key_or_when_damaged(engine: Loca
     alice = engine.user()
     one, two = _create(alice.client, "one")["key_id"], _create(alice.client, "two")["key_id"]
     with unit_of_work(engine) as ctx:
-        _, wrapped = encryption_keys.new_data_key(ctx, key_id=one)
+        _, wrapped = new_data_key(ctx, key_id=one)
     for key_id, blob in (
         (two, wrapped),
         (one, wrapped[:-1] + bytes([wrapped[-1] ^ 1])),
         (one, wrapped[:10]),
     ):
         with pytest.raises(InternalError), unit_of_work(engine) as ctx:
-            encryption_keys.unwrap_data_key(ctx, key_id=key_id, wrapped=blob)
+            unwrap_data_key(ctx, key_id=key_id, wrapped=blob)
 
 
 def test_a_disabled_key_refuses_data_keys_naming_itself(engine: LocalEngine) -> None:
@@ -426,11 +422,11 @@ def test_a_disabled_key_refuses_data_keys_naming_itself(engine: LocalEngine) -> 
     made = _create(alice.client, "app-data")
     key_id = made["key_id"]
     with unit_of_work(engine) as ctx:
-        data_key, wrapped = encryption_keys.new_data_key(ctx, key_id=key_id)
+        data_key, wrapped = new_data_key(ctx, key_id=key_id)
     expect(alice.client.post(key(key_id, "disable")), 200)
     for call in (
-        lambda ctx: encryption_keys.new_data_key(ctx, key_id=key_id),
-        lambda ctx: encryption_keys.unwrap_data_key(ctx, key_id=key_id, wrapped=wrapped),
+        lambda ctx: new_data_key(ctx, key_id=key_id),
+        lambda ctx: unwrap_data_key(ctx, key_id=key_id, wrapped=wrapped),
     ):
         with pytest.raises(InvalidState) as refused, unit_of_work(engine) as ctx:
             call(ctx)
@@ -438,7 +434,7 @@ def test_a_disabled_key_refuses_data_keys_naming_itself(engine: LocalEngine) -> 
         assert refused.value.details == {"key_id": key_id, "key_state": "disabled"}
     expect(alice.client.post(key(key_id, "enable")), 200)
     with unit_of_work(engine) as ctx:
-        assert encryption_keys.unwrap_data_key(ctx, key_id=key_id, wrapped=wrapped) == data_key
+        assert unwrap_data_key(ctx, key_id=key_id, wrapped=wrapped) == data_key
 
 
 def test_rotation_happens_on_use_once_due(manual: LocalEngine) -> None:
@@ -446,16 +442,16 @@ def test_rotation_happens_on_use_once_due(manual: LocalEngine) -> None:
     made = _create(alice.client, rotation_period_days=1)
     with unit_of_work(manual) as ctx:
         ctx.now = manual.db.now(ctx.session)
-        _, old = encryption_keys.new_data_key(ctx, key_id=made["key_id"])
+        _, old = new_data_key(ctx, key_id=made["key_id"])
     manual.advance(86400 + 1)
     with unit_of_work(manual) as ctx:
         ctx.now = manual.db.now(ctx.session)
-        _, new = encryption_keys.new_data_key(ctx, key_id=made["key_id"])
+        _, new = new_data_key(ctx, key_id=made["key_id"])
     shown = expect(manual.admin.get(key(made["key_id"])), 200)  # alice's token has expired
     assert shown["rotation_count"] == 1
     assert old[1:5] != new[1:5]  # wrapped under material versions 1 and 2
     with unit_of_work(manual) as ctx:
-        encryption_keys.unwrap_data_key(ctx, key_id=made["key_id"], wrapped=old)
+        unwrap_data_key(ctx, key_id=made["key_id"], wrapped=old)
 
 
 def test_sealing_with_an_issued_data_key(engine: LocalEngine, tmp_path: Path) -> None:
@@ -464,13 +460,13 @@ def test_sealing_with_an_issued_data_key(engine: LocalEngine, tmp_path: Path) ->
     alice = engine.user()
     made = _create(alice.client)
     with unit_of_work(engine) as ctx:
-        data_key, wrapped = encryption_keys.new_data_key(ctx, key_id=made["key_id"])
+        data_key, wrapped = new_data_key(ctx, key_id=made["key_id"])
     raw = io.BytesIO()
     writer = sealing.SealingWriter(raw, data_key)
     writer.write(b"hello " * 1000)
     writer.close()
     with unit_of_work(engine, write=False) as ctx:
-        opened = encryption_keys.unwrap_data_key(ctx, key_id=made["key_id"], wrapped=wrapped)
+        opened = unwrap_data_key(ctx, key_id=made["key_id"], wrapped=wrapped)
     assert b"".join(sealing.read_range(raw, opened, 6, 11)) == b"hello"
 
 
