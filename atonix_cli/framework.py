@@ -83,7 +83,7 @@ def merge_globals(ctx: click.Context, values: dict[str, Any]) -> None:
 def plain_help() -> bool:
     """Whether help goes out as click's plain text: off a terminal (a pipe, a file, a script),
     where rich's panels are only noise to `grep`, and importing rich's help renderer would be
-    about 40% of `atonix --help`. On a terminal, typer's panels as usual."""
+    about two thirds of `atonix --help`. On a terminal, typer's panels as usual."""
     return not sys.stdout.isatty()
 
 

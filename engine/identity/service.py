@@ -257,7 +257,7 @@ def _expand(scope: str) -> tuple[str, ...]:
 
 
 def authenticate(
-    session: Session | Connection, *, authorization: str | None, now: datetime
+    bind: Session | Connection, *, authorization: str | None, now: datetime
 ) -> Principal:
     """The principal behind an `Authorization` header: `Token`, `ApiKey` or `Bearer` (SPEC A2)."""
     if not authorization:
@@ -266,14 +266,14 @@ def authenticate(
     scheme, secret = scheme.lower(), secret.strip()
     if scheme in ("token", "apikey"):
         # One query for the credential and its user (outer join: a vanished user is "inactive").
-        key = session.execute(_KEY_AND_USER, {"hash": sha256(secret)}).first()
+        key = bind.execute(_KEY_AND_USER, {"hash": sha256(secret)}).first()
         if key is None or key.revoked_at is not None:
             raise Unauthenticated("invalid or revoked API key")
         if key.expires_at is not None and key.expires_at <= now:
             raise Unauthenticated("API key expired")
         user, scopes, credential, credential_id = key, tuple(key.scopes), "api_key", key.key_id
     elif scheme == "bearer":
-        token = session.execute(_TOKEN_AND_USER, {"hash": sha256(secret)}).first()
+        token = bind.execute(_TOKEN_AND_USER, {"hash": sha256(secret)}).first()
         if token is None or token.revoked_at is not None:
             raise Unauthenticated("invalid or revoked bearer token")
         if token.expires_at <= now:
