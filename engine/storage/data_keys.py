@@ -106,34 +106,27 @@ _KEY_COLUMNS = (
     _material_rows.c.wrapped,
     _material_rows.c.master,
 )
-# A key with one version of its material, in one query (every object read and write makes one):
-# its current version, or the version a wrapped data key names.
-_WITH_CURRENT = (
-    sa_select(*_KEY_COLUMNS)
-    .select_from(
-        _keys.outerjoin(
-            _material_rows,
-            and_(
-                _material_rows.c.key_id == _keys.c.key_id,
-                _material_rows.c.version == _keys.c.current_version,
-            ),
+
+
+def _key_with_material(version: Any) -> Any:
+    """A key with one version of its material, in one query (every object read and write
+    makes one): its current version, or the version a wrapped data key names."""
+    return (
+        sa_select(*_KEY_COLUMNS)
+        .select_from(
+            _keys.outerjoin(
+                _material_rows,
+                and_(
+                    _material_rows.c.key_id == _keys.c.key_id, _material_rows.c.version == version
+                ),
+            )
         )
+        .where(_keys.c.key_id == bindparam("key_id"))
     )
-    .where(_keys.c.key_id == bindparam("key_id"))
-)
-_WITH_VERSION = (
-    sa_select(*_KEY_COLUMNS)
-    .select_from(
-        _keys.outerjoin(
-            _material_rows,
-            and_(
-                _material_rows.c.key_id == _keys.c.key_id,
-                _material_rows.c.version == bindparam("version"),
-            ),
-        )
-    )
-    .where(_keys.c.key_id == bindparam("key_id"))
-)
+
+
+_WITH_CURRENT = _key_with_material(_keys.c.current_version)
+_WITH_VERSION = _key_with_material(bindparam("version"))
 
 
 def _lookup(ctx: Ctx, key_id: str, version: int | None = None) -> Any:
