@@ -247,4 +247,4 @@ def table_exists(ctx: Ctx, model: Any) -> bool:
     launch into a subnet) may have none on a database its service never touched."""
     from sqlalchemy import inspect
 
-    return bool(inspect(ctx.session.connection()).has_table(model.__tablename__))
+    return bool(inspect(ctx.conn).has_table(model.__tablename__))

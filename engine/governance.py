@@ -119,7 +119,7 @@ def advance_clock(request: Request) -> dict[str, Any]:
     ctx.now = ctx.now + timedelta(seconds=body.seconds)
     ctx.db.set_manual_now(ctx.session, ctx.now)
     # Everything due by the new time is done now, in due order, each at its own due timestamp.
-    while timeline.work_due(ctx.session.connection(), ctx.now) == timeline.BATCH:
+    while timeline.work_due(ctx.conn, ctx.now) == timeline.BATCH:
         pass
     ctx.audited(resource_id="", seconds=body.seconds, now=ctx.now.isoformat())
     return clock_state(ctx)

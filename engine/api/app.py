@@ -172,7 +172,7 @@ class EngineApp:
             with db.session(write=False) as session:
                 ctx = self._caller(request, session, request_id, source_ip)
                 authorize(ctx.principal, route.permission)
-                if not timeline.anything_due(session.connection(), ctx.now):
+                if not timeline.anything_due(ctx.conn, ctx.now):
                     return _as_response(handler(request), route)
             with db.writing() as conn:
                 timeline.work_due(conn, ctx.now)
@@ -181,7 +181,7 @@ class EngineApp:
                 # One transaction for the whole write: the caller, due work, the change.
                 ctx = self._caller(request, session, request_id, source_ip)
                 authorize(ctx.principal, route.permission)
-                timeline.work_due(session.connection(), ctx.now)
+                timeline.work_due(ctx.conn, ctx.now)
             else:
                 ctx = request.ctx_ = replace(request.ctx, session=session)
             if idempotency_key:
@@ -230,7 +230,7 @@ class EngineApp:
             if first and not write:
                 with db.session(write=False) as session:
                     ctx = identify(session)
-                    if not timeline.anything_due(session.connection(), ctx.now):
+                    if not timeline.anything_due(ctx.conn, ctx.now):
                         first = False
                         yield ctx
                         return
@@ -240,7 +240,7 @@ class EngineApp:
             with db.session(write=write) as session:
                 if first:
                     ctx = identify(session)
-                    timeline.work_due(session.connection(), ctx.now)
+                    timeline.work_due(ctx.conn, ctx.now)
                     first = False
                 else:
                     ctx = request.ctx_ = replace(request.ctx, session=session, now=db.now(session))

@@ -26,7 +26,7 @@ def readyz(request: Request) -> dict[str, Any]:
     from engine import schema
 
     try:
-        found = schema.current(request.ctx.session.connection())
+        found = schema.current(request.ctx.conn)
     except Exception as error:  # any driver failure means: not ready
         raise ServiceUnavailable(
             f"the database is unreachable: {type(error).__name__}", details={"database": "down"}

@@ -53,7 +53,7 @@ def create_user(
         raise field_error("role", f"must be one of {', '.join(ROLES)}")
     # Two creates of one name queue here (PostgreSQL; SQLite's write lock already does), so
     # the second sees the first's user: a 409, not the unique index's error.
-    ctx.db.serialize(session.connection(), f"username:{username}")
+    ctx.db.serialize(ctx.conn, f"username:{username}")
     if session.exec(select(User.id).where(User.username == username)).first() is not None:
         raise Conflict(f"user {username!r} already exists")
     user = User(username=username, password_hash=hash_password(password), role=role, email=email)

@@ -224,7 +224,7 @@ def _instances_stored(ctx: Ctx) -> bool:
     database where no instance was ever launched it does not."""
     from sqlalchemy import inspect
 
-    return bool(inspect(ctx.session.connection()).has_table("instances"))
+    return bool(inspect(ctx.conn).has_table("instances"))
 
 
 def _looks_like_address(text: str) -> bool:

@@ -136,7 +136,7 @@ def _lock_names(ctx: Ctx, scope: str) -> None:
     """Serialize creates and renames within one scope, so a name stays unique under races
     (SQLite's write lock already does; PostgreSQL takes an advisory lock to the transaction's
     end)."""
-    ctx.db.serialize(ctx.session.connection(), f"security-group-names:{scope}")
+    ctx.db.serialize(ctx.conn, f"security-group-names:{scope}")
 
 
 def _check_name_free(ctx: Ctx, scope: str, name: str, *, where: str) -> None:
@@ -443,7 +443,7 @@ def stored(ctx: Ctx) -> bool:
     only when it needs it (an instance launch) may run before any group was ever made."""
     if ctx.db in _STORED:
         return True
-    found = inspect(ctx.session.connection()).has_table(SecurityGroup.__tablename__)
+    found = inspect(ctx.conn).has_table(SecurityGroup.__tablename__)
     if found:
         _STORED.add(ctx.db)
     return found

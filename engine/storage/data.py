@@ -378,7 +378,7 @@ def commit_upload(
     """The row of a stored blob, the bucket's totals and limit, in the caller's transaction
     (`bucket` locked by it). Statements built once and run on the connection, no ORM unit of
     work: a small put is mostly this. The row as written, with an object's attributes."""
-    conn = ctx.session.connection()
+    conn = ctx.conn
     size = upload.size
     replaced = None
     if not bucket.versioning_enabled:

@@ -337,7 +337,7 @@ def _users_of(ctx: Ctx, key_id: str, collection: str, column: str) -> int:
     if column not in model.__table__.columns:
         return 0
     # Tables are made when their service is first used: no table yet, no users.
-    if not inspect(ctx.session.connection()).has_table(model.__tablename__):
+    if not inspect(ctx.conn).has_table(model.__tablename__):
         return 0
     query = select(func.count()).select_from(model).where(col(getattr(model, column)) == key_id)
     if "status" in model.__table__.columns:

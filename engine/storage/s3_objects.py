@@ -562,9 +562,7 @@ def counted(ctx: Ctx, bucket: Bucket, delta: int) -> None:
     """Keep the owner's count of object rows (engine.counts): a list page reads it, not rows."""
     from engine import counts
 
-    counts.add(
-        ctx.session.connection(), collection="s3-objects", owner=bucket.owner or "", delta=delta
-    )
+    counts.add(ctx.conn, collection=S3_OBJECTS.name, owner=bucket.owner or "", delta=delta)
 
 
 def remove_version(ctx: Ctx, bucket: Bucket, obj: S3Object) -> None:
