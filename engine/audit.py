@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
+from engine import prepared
 from engine.clock import utcnow
 from engine.context import Ctx
 from engine.ids import new_id
@@ -49,7 +50,8 @@ def record(
     error_message: str = "",
 ) -> None:
     """Write an audit record in the current unit of work; it commits (or not) with the mutation."""
-    ctx.conn.execute(
+    prepared.run(
+        ctx.conn,
         _INSERT,
         {
             "audit_id": new_id("audit"),

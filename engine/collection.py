@@ -20,15 +20,14 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from engine import prepared
 from engine.errors import DependencyViolation, InvalidState
 from engine.ids import new_id
 from engine.resources import Body, ResourceKind
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import CursorResult
-
     from engine.context import Ctx
     from engine.lifecycle import Lifecycle
 
@@ -191,7 +190,7 @@ class Collection(ResourceKind):
         values = {column: getattr(obj, attribute) for attribute, column in keys}
         if obj.id is None:
             del values["id"]
-        result = cast("CursorResult[Any]", ctx.conn.execute(insert, values))
+        result = prepared.run(ctx.conn, insert, values)
         if obj.id is None and (key := result.inserted_primary_key) is not None:
             obj.id = key[0]
         self._count_new(ctx, obj)

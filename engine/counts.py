@@ -14,6 +14,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
+from engine import prepared
+
 
 class RowCount(SQLModel, table=True):
     __tablename__ = "row_counts"
@@ -27,7 +29,9 @@ def add(bind: Session | Connection, *, collection: str, owner: str, delta: int) 
     if delta == 0:
         return
     dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
-    bind.execute(_upsert(dialect), {"c_collection": collection, "c_owner": owner, "c_delta": delta})
+    prepared.run(
+        bind, _upsert(dialect), {"c_collection": collection, "c_owner": owner, "c_delta": delta}
+    )
 
 
 @functools.cache

@@ -11,11 +11,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
+from engine import prepared
 from engine.clock import Clock, utcnow
 
 log = logging.getLogger("atonix.engine")
@@ -31,6 +32,10 @@ class Meta(SQLModel, table=True):
     __tablename__ = "atonix_meta"
     key: str = Field(primary_key=True, max_length=64)
     value: str
+
+
+_BEGIN_WRITE = text("BEGIN IMMEDIATE")
+_BEGIN_READ = text("BEGIN")
 
 
 def sqlite_url(path: Path) -> str:
@@ -148,7 +153,7 @@ class Database:
         Here rather than in a "begin" event listener: any connection listener makes SQLAlchemy
         dispatch events around every statement, about a fifth of a statement's cost."""
         if self.is_sqlite:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            prepared.run(conn, _BEGIN_WRITE if write else _BEGIN_READ)
 
     @contextmanager
     def _gate(self, *, write: bool) -> Iterator[None]:

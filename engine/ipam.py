@@ -7,6 +7,7 @@ import ipaddress
 from sqlalchemy import BigInteger, UniqueConstraint, bindparam, case, delete, exists, func, select
 from sqlmodel import Field, SQLModel, col
 
+from engine import prepared
 from engine.context import Ctx
 from engine.errors import Conflict
 
@@ -53,10 +54,10 @@ def allocate(ctx: Ctx, *, pool: str, network: ipaddress.IPv4Network, resource_id
         raise _exhausted(pool, network, size)
     conn = ctx.conn  # the pool's tables are Core only
     whole = {"pool": pool, "low": first, "high": first + size - 1}
-    state = conn.execute(_STATE, {**whole, "first": first, "size": size}).first()
+    state = prepared.run(conn, _STATE, {**whole, "first": first, "size": size}).first()
     if state is not None and not state.taken:
         return _take(ctx, pool, first, size, state.cursor % size, resource_id, known=True)
-    used = state.used if state is not None else conn.execute(_COUNT, whole).scalar_one()
+    used = state.used if state is not None else prepared.run(conn, _COUNT, whole).scalar_one()
     if used < size:
         cursor = state.cursor if state is not None else 0
         scanned = 0
@@ -65,7 +66,9 @@ def allocate(ctx: Ctx, *, pool: str, network: ipaddress.IPv4Network, resource_id
             span = min(_WINDOW, size - offset, size - scanned)
             low, high = first + offset, first + offset + span - 1
             taken = set(
-                conn.execute(_WINDOW_TAKEN, {"pool": pool, "low": low, "high": high}).scalars()
+                prepared.run(
+                    conn, _WINDOW_TAKEN, {"pool": pool, "low": low, "high": high}
+                ).scalars()
             )
             for address in range(low, high + 1):
                 if address not in taken:
@@ -95,8 +98,8 @@ def _take(
     """Record the address at `offset` as taken and move the pool's cursor past it."""
     address = first + offset
     cursor = (offset + 1) % size
-    ctx.conn.execute(_INSERT, {"pool": pool, "address": address, "resource_id": resource_id})
-    ctx.conn.execute(_MOVE if known else _CREATE, {"p_pool": pool, "p_cursor": cursor})
+    prepared.run(ctx.conn, _INSERT, {"pool": pool, "address": address, "resource_id": resource_id})
+    prepared.run(ctx.conn, _MOVE if known else _CREATE, {"p_pool": pool, "p_cursor": cursor})
     return str(ipaddress.IPv4Address(address))
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
-from engine import timeline
+from engine import prepared, timeline
 from engine.context import Ctx
 
 if TYPE_CHECKING:
@@ -69,7 +69,8 @@ class Lifecycle:
     def _complete(self, conn: Connection, item: Any) -> None:
         """The due transition, as a compare-and-swap on the state it was scheduled from."""
         target = self.completes_to[item.expected]
-        done = conn.execute(
+        done = prepared.run(
+            conn,
             self._statements[0],
             {"rid": item.resource_id, "expected": item.expected, "to": target, "at": item.due_at},
         ).rowcount
@@ -79,12 +80,12 @@ class Lifecycle:
             hook(conn, self, item.resource_id, target, item.due_at)
 
     def _purge(self, conn: Connection, item: Any) -> None:
-        owner = conn.execute(
-            self._statements[1], {"rid": item.resource_id, "expected": item.expected}
+        owner = prepared.run(
+            conn, self._statements[1], {"rid": item.resource_id, "expected": item.expected}
         ).scalar()
         if owner is None:
             return
-        conn.execute(self._statements[2], {"rid": item.resource_id})
+        prepared.run(conn, self._statements[2], {"rid": item.resource_id})
         if self.counted_as:
             from engine import counts
 

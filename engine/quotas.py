@@ -10,6 +10,7 @@ from sqlalchemy import Integer, UniqueConstraint, bindparam, case, func, or_, up
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from engine import prepared
 from engine.clock import utcnow
 from engine.context import Ctx
 from engine.errors import QuotaExceeded, field_error
@@ -99,7 +100,9 @@ def _take(ctx: Ctx, owner: str, amounts: dict[str, int]) -> set[str]:
             .order_by(table.c.resource_type)
             .with_for_update()
         )
-    taken = ctx.session.execute(_take_statement(types), params).scalars().all()
+    # On the session's connection: a row `_ensure_row` just inserted is already there (it runs
+    # at once), and nothing else of the request's touches quotas before its create commits.
+    taken = prepared.run(ctx.conn, _take_statement(types), params).scalars()
     return set(types).difference(taken)
 
 

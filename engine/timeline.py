@@ -19,6 +19,7 @@ from sqlalchemy import Index, bindparam, delete, exists, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
+from engine import prepared
 from engine.sqltypes import UTCDateTime
 
 log = logging.getLogger("atonix.engine")
@@ -53,7 +54,8 @@ def schedule(
     conn: Any, *, due_at: datetime, kind: str, module: str, resource_id: str, expected: str = ""
 ) -> None:
     """Add an item in the caller's transaction (a Session or a Connection)."""
-    conn.execute(
+    prepared.run(
+        conn,
         _statements()[0],
         {
             "due_at": due_at,
@@ -67,7 +69,7 @@ def schedule(
 
 def anything_due(conn: Connection, now: datetime) -> bool:
     """One index seek: is any item due by `now`?"""
-    return bool(conn.execute(_statements()[1], {"now": now}).scalar())
+    return bool(prepared.run(conn, _statements()[1], {"now": now}).scalar())
 
 
 def work_due(conn: Connection, now: datetime, *, batch: int = BATCH, wait: bool = True) -> int:
@@ -83,7 +85,7 @@ def work_due(conn: Connection, now: datetime, *, batch: int = BATCH, wait: bool 
     # database's own); a handler's failure rolls the removal back with the transaction.
     statement = _claim(conn.dialect.name, skip_locked=not wait)
     rows = sorted(
-        conn.execute(statement, {"now": now, "batch": batch}).all(),
+        prepared.run(conn, statement, {"now": now, "batch": batch}).all(),
         key=lambda item: (item.due_at, item.id),
     )
     for item in rows:

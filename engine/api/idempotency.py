@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import UniqueConstraint, bindparam, select
 from sqlmodel import Field, SQLModel
 
+from engine import prepared
 from engine.api.http import Request, Response
 from engine.clock import utcnow
 from engine.context import Ctx
@@ -46,11 +47,11 @@ def _fingerprint(request: Request) -> str:
 
 def replay(ctx: Ctx, *, key: str, request: Request) -> Response | None:
     """The stored response of an earlier request with this key, or None to run it now."""
-    record = ctx.conn.execute(_FIND, {"owner": ctx.principal.username, "key": key}).first()
+    record = prepared.run(ctx.conn, _FIND, {"owner": ctx.principal.username, "key": key}).first()
     if record is None:
         return None
     if record.created_at < ctx.now - WINDOW:
-        ctx.conn.execute(_FORGET, {"record_id": record.id})
+        prepared.run(ctx.conn, _FORGET, {"record_id": record.id})
         return None
     if record.fingerprint != _fingerprint(request):
         raise Conflict("this Idempotency-Key was already used for a different request")
@@ -58,7 +59,8 @@ def replay(ctx: Ctx, *, key: str, request: Request) -> Response | None:
 
 
 def remember(ctx: Ctx, *, key: str, request: Request, response: Response) -> None:
-    ctx.conn.execute(
+    prepared.run(
+        ctx.conn,
         _INSERT,
         {
             "owner": ctx.principal.username,

@@ -11,6 +11,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, col
 
+from engine import prepared
 from engine.api.http import Request
 from engine.clock import utcnow
 from engine.collection import Action, Collection, Dependent
@@ -165,9 +166,9 @@ def find_launchable(ctx: Ctx, ref: str) -> Row[Any]:
     launching only reads it, and every launch looks one up.
     """
     if ctx.sees_everything():
-        found = ctx.session.execute(_LAUNCHABLE_ANY, {"ref": ref})
+        found = prepared.run(ctx.conn, _LAUNCHABLE_ANY, {"ref": ref})
     else:
-        found = ctx.session.execute(_LAUNCHABLE, {"ref": ref, "me": ctx.principal.username})
+        found = prepared.run(ctx.conn, _LAUNCHABLE, {"ref": ref, "me": ctx.principal.username})
     matches = found.all()
     by_id = [m for m in matches if m.image_id == ref]
     if len(matches) > 1 and not by_id:

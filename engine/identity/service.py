@@ -15,7 +15,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, func, select
 
-from engine import audit
+from engine import audit, prepared
 from engine.context import ROLES, SCOPES, Ctx, Principal, scope_allows
 from engine.db import Database
 from engine.errors import Conflict, Forbidden, NotFound, Unauthenticated, field_error
@@ -266,14 +266,14 @@ def authenticate(
     scheme, secret = scheme.lower(), secret.strip()
     if scheme in ("token", "apikey"):
         # One query for the credential and its user (outer join: a vanished user is "inactive").
-        key = bind.execute(_KEY_AND_USER, {"hash": sha256(secret)}).first()
+        key = prepared.run(bind, _KEY_AND_USER, {"hash": sha256(secret)}).first()
         if key is None or key.revoked_at is not None:
             raise Unauthenticated("invalid or revoked API key")
         if key.expires_at is not None and key.expires_at <= now:
             raise Unauthenticated("API key expired")
         user, scopes, credential, credential_id = key, tuple(key.scopes), "api_key", key.key_id
     elif scheme == "bearer":
-        token = bind.execute(_TOKEN_AND_USER, {"hash": sha256(secret)}).first()
+        token = prepared.run(bind, _TOKEN_AND_USER, {"hash": sha256(secret)}).first()
         if token is None or token.revoked_at is not None:
             raise Unauthenticated("invalid or revoked bearer token")
         if token.expires_at <= now:
