@@ -269,4 +269,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Checkpoint every ~40 MB of WAL instead of SQLite's ~4 MB: each checkpoint is an fsync
+        # of the database file, and at 1,000 pages they cost a tenth of a create's wall time.
+        # The WAL is cut back to 64 MB after a checkpoint; an embedded CLI checkpoints on close.
+        cursor.execute("PRAGMA wal_autocheckpoint=10000")
+        cursor.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
         cursor.close()
