@@ -9,15 +9,26 @@ to /dev/null, so `instance list` renders the `text` format. Targets (median):
 `atonix --help` and `--version` <= 200 ms; `instance list` against a running server (1,000
 instances) <= 350 ms; embedded `instance list` with 1,000 instances <= 650 ms. The bare
 interpreter and the big imports are measured the same way as baselines.
+
+The peer, side by side in the same run when `aws` (aws-cli) is on PATH: `aws --version` against
+`atonix --version` (target: at most a third), and, when `moto_server` is on PATH too, `aws ec2
+describe-instances` against moto on loopback beside `atonix instance list` against our server,
+both with nothing to list (a remote command's start-up and one round trip).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import socket
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from benchlib import (
     ATONIX,
@@ -35,6 +46,82 @@ from benchlib import (
 
 SEEDED = 1000
 TARGETS_MS = {"help": 200.0, "version": 200.0, "remote": 350.0, "embedded": 650.0}
+PEER_SHARE = 1 / 3  # of aws-cli's start-up
+
+
+def real_command(name: str) -> str | None:
+    """`name` on PATH, past a pyenv shim (a shell script that would add its own start-up)."""
+    found = shutil.which(name)
+    if found and "/.pyenv/shims/" in found:
+        done = subprocess.run(["pyenv", "which", name], capture_output=True, text=True)
+        found = done.stdout.strip() if done.returncode == 0 else found
+    return found
+
+
+@contextmanager
+def moto_server(command: str) -> Iterator[str]:
+    """moto_server on a free loopback port; its URL once it answers."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [command, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def measure_peer(
+    root: Path, env: dict[str, str], atonix: dict[str, Timing], opts: dict[str, int]
+) -> list[str]:
+    """aws-cli beside atonix in this run; the side-by-side targets it missed."""
+    aws = real_command("aws")
+    if not aws:
+        say("aws-cli: not on PATH; skipped")
+        return []
+    aws_env = {
+        **env,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(root / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(root / "aws-credentials"),
+        "AWS_PAGER": "",
+    }
+    say(f"the peer, aws-cli ({aws}):")
+    pairs = [(time_command("aws --version", [aws, "--version"], env=aws_env, **opts), "version")]
+    moto = real_command("moto_server")
+    if moto:
+        with moto_server(moto) as url:
+            argv = [aws, "ec2", "describe-instances", "--endpoint-url", url, "--output", "text"]
+            label = "aws ec2 describe-instances (moto, 0 instances)"
+            pairs.append((time_command(label, argv, env=aws_env, **opts), "remote-empty"))
+    else:
+        say("  moto_server: not on PATH; the remote pair is skipped")
+    missed = []
+    for timing, ours in pairs:
+        share = atonix[ours].median / timing.median
+        ok = ours != "version" or share <= PEER_SHARE
+        verdict = f"  atonix: {share:.2f}x of it" + (
+            f" (target <= {PEER_SHARE:.2f}x: {'ok' if ok else 'MISSED'})"
+            if ours == "version"
+            else ""
+        )
+        say("  " + timing.line() + verdict)
+        if not ok:
+            missed.append(f"{atonix[ours].label} against {timing.label}")
+    return missed
 
 
 def seed(client: Client, count: int) -> None:
@@ -49,6 +136,7 @@ def main() -> int:
     args = parser.parse_args()
     opts = {"runs": args.runs, "warmups": args.warmups}
     rows: list[tuple[Timing, float | None]] = []
+    ours: dict[str, Timing] = {}  # what the peer is compared with
 
     say(machine_note())
     with scratch("startup") as root:
@@ -71,6 +159,7 @@ def main() -> int:
             ("atonix instance --help", [ATONIX, "instance", "--help"], None),
         ]:
             timing = time_command(label, argv, env=env, **opts)
+            ours[key or label] = timing
             say("  " + timing.line(TARGETS_MS.get(key or "")))
             rows.append((timing, TARGETS_MS.get(key or "")))
 
@@ -118,6 +207,7 @@ def main() -> int:
                 env=remote_env,
                 **opts,
             )
+            ours["remote-empty"] = timing
             say("  " + timing.line())
             rows.append((timing, None))
             http = server.client()
@@ -133,7 +223,10 @@ def main() -> int:
             say("  " + timing.line(TARGETS_MS["remote"]))
             rows.append((timing, TARGETS_MS["remote"]))
 
+        peer_missed = measure_peer(root, env, ours, opts)
+
     missed = [t.label for t, target in rows if target is not None and t.median * 1e3 > target]
+    missed += peer_missed
     say()
     say(f"missed: {', '.join(missed)}" if missed else "all start-up targets met")
     say(machine_note(end=True))
