@@ -7,10 +7,16 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, field_validator
-from pydantic_core import PydanticUndefined
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    field_validator,
+)
+from pydantic_core import PydanticUndefined, core_schema
 from sqlalchemy import JSON, ColumnElement, func, or_
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import Field, SQLModel, col, select
@@ -27,6 +33,33 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 1000
 DEFAULT_REGION = "us-west-2"
 AVAILABILITY_ZONES = ("us-west-2a", "us-west-2b", "us-west-2c")
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """A string field's choices, as `Annotated[str, OneOf(CHOICES)]`: a value outside them is
+    the API's one-line "must be one of ..." error, and OpenAPI shows them as an `enum`, so
+    clients (and the fuzzer) see what is accepted."""
+
+    choices: tuple[str, ...]
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        return {**handler(schema), "enum": list(self.choices)}
+
+    def _check(self, value: str) -> str:
+        if value not in self.choices:
+            raise ValueError(f"must be one of {', '.join(self.choices)}")
+        return value
+
+
+Zone = Annotated[str, OneOf(AVAILABILITY_ZONES)]
 
 
 class ResourceBase(SQLModel):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field as PydanticField
-from pydantic import field_validator
 from sqlalchemy import Row, bindparam, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection
@@ -20,6 +19,7 @@ from engine.db import SEEDS
 from engine.errors import ValidationFailed, field_error
 from engine.resources import (
     CommonInput,
+    OneOf,
     ResourceBase,
     apply_common,
     common_public,
@@ -43,18 +43,11 @@ class Image(ResourceBase, table=True):
 
 class ImageCreate(CommonInput):
     name: str
-    os_type: str = "linux"
+    os_type: Annotated[str, OneOf(OS_TYPES)] = "linux"
     os_name: str = PydanticField(default="", max_length=64)
     os_version: str = PydanticField(default="", max_length=32)
     size_gb: int = PydanticField(default=8, ge=1, le=16384)
     is_public: bool = True
-
-    @field_validator("os_type")
-    @classmethod
-    def _os_type(cls, value: str) -> str:
-        if value not in OS_TYPES:
-            raise ValueError(f"must be one of {', '.join(OS_TYPES)}")
-        return value
 
 
 class ImageUpdate(CommonInput):

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import Field as PydanticField
-from pydantic import field_validator
 from sqlalchemy import JSON, Index
 from sqlmodel import Field
 
@@ -18,9 +17,9 @@ from engine.compute import flavors, images, metrics
 from engine.context import Ctx
 from engine.errors import Conflict, InvalidState
 from engine.resources import (
-    AVAILABILITY_ZONES,
     CommonInput,
     ResourceBase,
+    Zone,
     apply_common,
     common_public,
     construct,
@@ -72,7 +71,7 @@ class InstanceCreate(CommonInput):
     image: str
     vpc_id: str | None = None
     subnet_id: str | None = None
-    availability_zone: str | None = None
+    availability_zone: Zone | None = None
     security_groups: list[str] = []
     key_pair: str | None = None
     public_key: str | None = None
@@ -80,13 +79,6 @@ class InstanceCreate(CommonInput):
     user_data: str | None = PydanticField(default=None, max_length=16384)
     enable_monitoring: bool = True
     enable_termination_protection: bool = False
-
-    @field_validator("availability_zone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is not None and value not in AVAILABILITY_ZONES:
-            raise ValueError(f"must be one of {', '.join(AVAILABILITY_ZONES)}")
-        return value
 
 
 class InstanceUpdate(CommonInput):

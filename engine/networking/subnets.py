@@ -15,7 +15,6 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from pydantic import field_validator
 from sqlalchemy import BigInteger, UniqueConstraint, bindparam, delete, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Field, SQLModel, col, select
@@ -25,9 +24,9 @@ from engine.context import Ctx
 from engine.errors import Conflict, ValidationFailed, field_error
 from engine.networking import refs, vpcs
 from engine.resources import (
-    AVAILABILITY_ZONES,
     CommonInput,
     ResourceBase,
+    Zone,
     apply_common,
     common_public,
     parse_bool,
@@ -78,17 +77,10 @@ class SubnetCreate(CommonInput):
     name: str
     vpc_id: str
     cidr_block: str
-    availability_zone: str = "us-west-2a"
+    availability_zone: Zone = "us-west-2a"
     ipv6_cidr_block: str | None = None
     map_public_ip_on_launch: bool = False
     assign_ipv6_on_creation: bool = False
-
-    @field_validator("availability_zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        if value not in AVAILABILITY_ZONES:
-            raise ValueError(f"must be one of {', '.join(AVAILABILITY_ZONES)}")
-        return value
 
 
 class SubnetUpdate(CommonInput):

@@ -6,10 +6,9 @@ import os
 import re
 import struct
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field as PydanticField
-from pydantic import field_validator
 from sqlalchemy import Index, LargeBinary, UniqueConstraint, delete, func, inspect
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
@@ -17,7 +16,14 @@ from sqlmodel import Field, SQLModel, col, select
 from engine.collection import Action, Collection
 from engine.context import Ctx
 from engine.errors import Conflict, DependencyViolation, InternalError, InvalidState, field_error
-from engine.resources import CommonInput, ResourceBase, apply_common, common_public, parse_bool
+from engine.resources import (
+    CommonInput,
+    OneOf,
+    ResourceBase,
+    apply_common,
+    common_public,
+    parse_bool,
+)
 from engine.sqltypes import UTCDateTime
 from engine.storage.master_key import (
     MASTER_ENV,
@@ -75,17 +81,10 @@ class EncryptionKeyMaterial(SQLModel, table=True):
 
 
 class KeyCreate(CommonInput):
-    key_type: str = "symmetric"
+    key_type: Annotated[str, OneOf(KEY_TYPES)] = "symmetric"
     algorithm: str | None = None
     rotation_enabled: bool = True
     rotation_period_days: int = PydanticField(default=90, ge=1, le=2560)
-
-    @field_validator("key_type")
-    @classmethod
-    def _key_type(cls, value: str) -> str:
-        if value not in KEY_TYPES:
-            raise ValueError(f"must be one of {', '.join(KEY_TYPES)}")
-        return value
 
 
 class KeyUpdate(CommonInput):
@@ -220,7 +219,7 @@ def insert_key(
     *,
     owner: str,
     name: str | None,
-    key_type: str = "symmetric",
+    key_type: Annotated[str, OneOf(KEY_TYPES)] = "symmetric",
     algorithm: str = "AES_256",
     rotation_enabled: bool = True,
     rotation_period_days: int = 90,
