@@ -62,6 +62,34 @@ class OneOf:
 Zone = Annotated[str, OneOf(AVAILABILITY_ZONES)]
 
 
+@dataclass(frozen=True, eq=False)  # hashed by identity: typing hashes Annotated's metadata
+class Documented:
+    """What a field's own validator accepts, written into OpenAPI as JSON Schema keywords, as
+    `Annotated[str, Documented({"minLength": 1})]`: the validator still gives the API's error
+    message; the document tells clients (and the fuzzer) the same rule."""
+
+    keywords: Mapping[str, Any]
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        return {**handler(schema), **self.keywords}
+
+
+# Text with something in it after surrounding white space is stripped, and no control character.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+Name = Annotated[str, Documented({"minLength": 1, "maxLength": 255, "pattern": _PRINTABLE})]
+Tags = Annotated[
+    dict[str, str],
+    Documented(
+        {
+            "propertyNames": {"minLength": 1, "maxLength": 100, "pattern": r"\S"},
+            "additionalProperties": {"type": "string", "maxLength": 255},
+        }
+    ),
+]
+
+
 class ResourceBase(SQLModel):
     """The A5 common fields; `meta` is stored under that name and shown as `metadata`."""
 
@@ -146,9 +174,9 @@ def _has_nul(value: Any) -> bool:
 
 
 class CommonInput(Body):
-    name: str | None = None
+    name: Name | None = None
     description: str | None = None
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
     metadata: dict[str, Any] | None = None
 
     @field_validator("name")

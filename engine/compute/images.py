@@ -19,6 +19,7 @@ from engine.db import SEEDS
 from engine.errors import ValidationFailed, field_error
 from engine.resources import (
     CommonInput,
+    Name,
     OneOf,
     ResourceBase,
     apply_common,
@@ -42,7 +43,7 @@ class Image(ResourceBase, table=True):
 
 
 class ImageCreate(CommonInput):
-    name: str
+    name: Name
     os_type: Annotated[str, OneOf(OS_TYPES)] = "linux"
     os_name: str = PydanticField(default="", max_length=64)
     os_version: str = PydanticField(default="", max_length=32)

@@ -18,6 +18,7 @@ from engine.context import Ctx
 from engine.errors import Conflict, InvalidState
 from engine.resources import (
     CommonInput,
+    Name,
     ResourceBase,
     Zone,
     apply_common,
@@ -66,7 +67,7 @@ class Instance(ResourceBase, table=True):
 
 
 class InstanceCreate(CommonInput):
-    name: str
+    name: Name
     flavor: str
     image: str
     vpc_id: str | None = None

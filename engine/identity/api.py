@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field as PydanticField
 from sqlmodel import col, select
@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from engine.api.http import Request, Response
 from engine.identity import service
 from engine.identity.models import ApiKey, User
-from engine.resources import Body
+from engine.resources import Body, Documented
 
 
 class LoginBody(Body):
@@ -25,15 +25,17 @@ class KeyBody(Body):
 
 
 class UserBody(Body):
-    username: str = PydanticField(max_length=64)
-    password: str
-    role: str = "developer"
+    username: Annotated[str, Documented({"pattern": f"^{service.USERNAME_PATTERN.pattern}$"})] = (
+        PydanticField(max_length=64)
+    )
+    password: Annotated[str, Documented({"minLength": service.MIN_PASSWORD})]
+    role: Annotated[str, Documented({"enum": list(service.ROLES)})] = "developer"
     email: str = PydanticField(default="", max_length=255)
 
 
 class UserUpdateBody(Body):
-    role: str | None = None
-    password: str | None = None
+    role: Annotated[str, Documented({"enum": list(service.ROLES)})] | None = None
+    password: Annotated[str, Documented({"minLength": service.MIN_PASSWORD})] | None = None
     email: str | None = PydanticField(default=None, max_length=255)
     is_active: bool | None = None
 

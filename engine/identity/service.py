@@ -30,6 +30,7 @@ MAX_ACTIVE_KEYS = 5
 DEFAULT_KEY_DAYS = 90
 TOKEN_LIFETIME = timedelta(hours=12)
 USERNAME_PATTERN = re.compile(r"[a-z][a-z0-9_.-]{1,62}")
+MIN_PASSWORD = 8  # characters
 ALL_SCOPES = ("*",)
 
 
@@ -125,8 +126,8 @@ def _lock_for_change(ctx: Ctx, user: User) -> None:
 
 
 def _check_password(password: str) -> None:
-    if len(password) < 8:
-        raise field_error("password", "must be at least 8 characters")
+    if len(password) < MIN_PASSWORD:
+        raise field_error("password", f"must be at least {MIN_PASSWORD} characters")
 
 
 # --- credentials -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from engine.collection import Collection, table_exists
 from engine.context import Ctx
 from engine.errors import Conflict
 from engine.networking import vpcs
-from engine.resources import CommonInput, ResourceBase, apply_common, common_public
+from engine.resources import CommonInput, Name, ResourceBase, apply_common, common_public
 
 
 class InternetGateway(ResourceBase, table=True):
@@ -22,7 +22,7 @@ class InternetGateway(ResourceBase, table=True):
 
 
 class InternetGatewayCreate(CommonInput):
-    name: str
+    name: Name
     vpc_id: str
 
 

@@ -15,7 +15,7 @@ from engine.collection import Collection, StateMachine, table_exists
 from engine.context import Ctx
 from engine.errors import ValidationFailed
 from engine.networking import subnets
-from engine.resources import CommonInput, ResourceBase, apply_common, common_public
+from engine.resources import CommonInput, Name, ResourceBase, apply_common, common_public
 from engine.sqltypes import UTCDateTime
 
 # Where NAT gateways get a public IP when none is given: the shared public range (SPEC B3).
@@ -36,7 +36,7 @@ class NatGateway(ResourceBase, table=True):
 
 
 class NatGatewayCreate(CommonInput):
-    name: str
+    name: Name
     subnet_id: str
     eip_allocation_id: str | None = None
     public_ip: str | None = None

@@ -25,6 +25,7 @@ from engine.networking import refs, vpcs
 from engine.resources import (
     Body,
     CommonInput,
+    Name,
     ResourceBase,
     apply_common,
     common_public,
@@ -72,7 +73,7 @@ class Route(SQLModel, table=True):
 
 
 class RouteTableCreate(CommonInput):
-    name: str
+    name: Name
     vpc_id: str
 
 

@@ -35,6 +35,7 @@ from engine.networking.security_group_rules import (
 )
 from engine.resources import (
     CommonInput,
+    Name,
     ResourceBase,
     apply_common,
     common_public,
@@ -80,7 +81,7 @@ class SecurityGroupAttachment(SQLModel, table=True):
 
 
 class GroupCreate(CommonInput):
-    name: str
+    name: Name
     vpc_id: str | None = None
 
 

@@ -25,6 +25,7 @@ from engine.errors import Conflict, ValidationFailed, field_error
 from engine.networking import refs, vpcs
 from engine.resources import (
     CommonInput,
+    Name,
     ResourceBase,
     Zone,
     apply_common,
@@ -74,7 +75,7 @@ class SubnetFreeAddress(SQLModel, table=True):
 
 
 class SubnetCreate(CommonInput):
-    name: str
+    name: Name
     vpc_id: str
     cidr_block: str
     availability_zone: Zone = "us-west-2a"

@@ -12,7 +12,7 @@ from engine.collection import Action, Collection, Dependent, table_exists
 from engine.context import Ctx
 from engine.errors import Conflict, DependencyViolation, field_error
 from engine.networking import refs
-from engine.resources import CommonInput, ResourceBase, apply_common, common_public, list_page
+from engine.resources import CommonInput, Name, ResourceBase, apply_common, common_public, list_page
 
 # SPEC B4: a VPC is a /16 to a /28.
 MIN_PREFIX, MAX_PREFIX = 16, 28
@@ -34,7 +34,7 @@ class Vpc(ResourceBase, table=True):
 
 
 class VpcCreate(CommonInput):
-    name: str
+    name: Name
     cidr_block: str = "10.0.0.0/16"
     ipv6_cidr_block: str | None = None
     enable_dns_hostnames: bool = True
