@@ -65,6 +65,7 @@ def build() -> dict[str, Any]:
         paths.setdefault(path, {})[route.method.lower()] = _operation(
             route, body_refs[model] if model else None
         )
+    _link_creates(paths)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -185,6 +186,25 @@ def _operation(route: Route, body_ref: dict[str, Any] | None) -> dict[str, Any]:
     if route.raw:
         _raw_operation(route, operation)
     return operation
+
+
+def _link_creates(paths: dict[str, dict[str, Any]]) -> None:
+    """Link each create's answer to the operations on what it made (OpenAPI `links`): its
+    `resource_id` is their `{id}`, so a client, or the fuzzer's stateful phase, can follow a
+    create to the resource's reads, changes, actions and delete."""
+    for collection, operations in paths.items():
+        created = operations.get("post", {}).get("responses", {}).get("201")
+        if created is None or "{" in collection:
+            continue
+        created["links"] = {
+            operation["operationId"]: {
+                "operationId": operation["operationId"],
+                "parameters": {"path.id": "$response.body#/resource_id"},
+            }
+            for path, methods in paths.items()
+            if path.startswith(collection + "{id}/")
+            for operation in methods.values()
+        }
 
 
 def _raw_operation(route: Route, operation: dict[str, Any]) -> None:
