@@ -77,7 +77,7 @@ def record(ctx: Ctx, bucket: Bucket, text: str) -> None:
 def deliver(ctx: Ctx, bucket: Bucket) -> Any:
     """Write a bucket's pending lines as one object of its target bucket (its owner's); lines
     whose target is gone are dropped with them."""
-    from engine.storage import data
+    from engine.storage import uploads
 
     rows = ctx.session.exec(
         select(AccessLogLine)
@@ -103,10 +103,10 @@ def deliver(ctx: Ctx, bucket: Bucket) -> Any:
     store, _ = blobs.store(ctx.db)
     writer = store.writer(target.bucket_id)
     try:
-        upload = data.Upload(writer, data.new_data_key(ctx, target))
+        upload = uploads.Upload(writer, uploads.new_data_key(ctx, target))
         upload.write(content)
         upload.finish()
-        stored = data.commit_upload(ctx, target, key, upload, "text/plain", "standard", {})
+        stored = uploads.commit_upload(ctx, target, key, upload, "text/plain", "standard", {})
     except BaseException:
         writer.abort()
         raise

@@ -30,10 +30,12 @@ ACLS = ("private", "public-read", "public-read-write", "authenticated-read")
 ENCRYPTION_TYPES = ("sse-s3", "sse-kms", "cse-kms")
 GIB = 1024**3
 _ITEM = f"{SERVICES}/buckets/{{id}}/"
-_BUCKETS, _OBJECTS, _DATA, _ACCESS = (
+_BUCKETS, _OBJECTS, _LISTING, _DATA, _UPLOADS, _ACCESS = (
     "engine.storage.buckets:BUCKETS",
     "engine.storage.s3_objects",
+    "engine.storage.listing",
     "engine.storage.data",
+    "engine.storage.uploads",
     "engine.storage.access",
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{1,61}[A-Za-z0-9]$")
@@ -446,7 +448,7 @@ BUCKETS = Collection(
         Route(
             "GET",
             f"{_ITEM}objects/",
-            f"{_OBJECTS}:bucket_objects",
+            f"{_LISTING}:bucket_objects",
             "storage:read",
             "List objects: prefix, delimiter (common prefixes), a cursor (start_after or "
             "continuation_token); every page an index seek",
@@ -455,7 +457,7 @@ BUCKETS = Collection(
         Route(
             "GET",
             f"{_ITEM}versions/",
-            f"{_OBJECTS}:bucket_versions",
+            f"{_LISTING}:bucket_versions",
             "storage:read",
             "List object versions and delete markers (key, or prefix), newest first per key",
             resource=_BUCKETS,
@@ -473,7 +475,7 @@ BUCKETS = Collection(
         Route(
             "PUT",
             f"{_ITEM}objects/{{key:path}}",
-            f"{_DATA}:put_object",
+            f"{_UPLOADS}:put_object",
             "storage:write",
             "Upload an object's bytes (the raw body, streamed; checksums checked)",
             resource=f"{_OBJECTS}:S3_OBJECTS",

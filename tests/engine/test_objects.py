@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from engine.storage import data as data_route
+from engine.storage import uploads
 from tests.support.api import AUDIT, expect, expect_error
 from tests.support.engine import LocalEngine
 from tests.support.storage import OBJECTS, bucket, data, keys_of, make_bucket, obj, put
@@ -361,12 +361,12 @@ def test_presigned_urls_work_once_signed_and_fail_altered_or_expired(
 def test_over_the_object_limit_is_413_with_nothing_stored(
     engine: LocalEngine, photos: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(data_route, "MAX_OBJECT_BYTES", 1000)
+    monkeypatch.setattr(uploads, "MAX_OBJECT_BYTES", 1000)
     body = expect_error(
         engine.admin.put(data(photos, "big"), content=b"x" * 1001), 413, "TOO_LARGE"
     )
     assert body["details"] == {"limit": 1000}
-    monkeypatch.setattr(data_route, "SMALL_BODY", 10)
+    monkeypatch.setattr(uploads, "SMALL_BODY", 10)
 
     def stream() -> Any:
         yield b"x" * 600
@@ -381,7 +381,7 @@ def test_over_the_object_limit_is_413_with_nothing_stored(
 def test_past_the_bucket_limit_is_429_with_nothing_stored(
     engine: LocalEngine, photos: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(data_route, "BUCKET_LIMIT_BYTES", 2500)
+    monkeypatch.setattr(uploads, "BUCKET_LIMIT_BYTES", 2500)
     put(engine.admin, photos, "a", b"x" * 1000)
     put(engine.admin, photos, "b", b"x" * 1000)
     body = expect_error(
