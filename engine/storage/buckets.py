@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from pydantic import field_validator, model_validator
 from sqlalchemy import BigInteger, Index, bindparam, case, text
@@ -18,7 +18,9 @@ from engine.errors import Conflict, DependencyViolation, InvalidState, NotFound,
 from engine.resources import (
     Body,
     CommonInput,
+    OneOf,
     ResourceBase,
+    Tags,
     common_public,
     get_visible,
     locked,
@@ -28,6 +30,7 @@ from engine.sqltypes import UTCDateTime
 
 ACLS = ("private", "public-read", "public-read-write", "authenticated-read")
 ENCRYPTION_TYPES = ("sse-s3", "sse-kms", "cse-kms")
+Acl = Annotated[str, OneOf(ACLS)]  # a bucket's, and an object's (SPEC B2.3)
 GIB = 1024**3
 _ITEM = f"{SERVICES}/buckets/{{id}}/"
 _BUCKETS, _OBJECTS, _LISTING, _DATA, _UPLOADS, _ACCESS = (
@@ -89,11 +92,11 @@ def validate_name(value: str) -> str:
 class BucketCreate(CommonInput):
     bucket_name: str | None = None
     region: str = "us-west-2"
-    acl: Literal["private", "public-read", "public-read-write", "authenticated-read"] = "private"
+    acl: Acl = "private"
     versioning_enabled: bool = False
     mfa_delete_enabled: bool = False
     encryption_enabled: bool = True
-    encryption_type: Literal["sse-s3", "sse-kms", "cse-kms"] = "sse-s3"
+    encryption_type: Annotated[str, OneOf(ENCRYPTION_TYPES)] = "sse-s3"
     kms_key_id: str | None = None
     logging_enabled: bool = False
     log_target_bucket: str | None = None
@@ -119,13 +122,13 @@ class BucketCreate(CommonInput):
 
 class BucketUpdate(Body):
     description: str | None = None
-    acl: Literal["private", "public-read", "public-read-write", "authenticated-read"] | None = None
+    acl: Acl | None = None
     versioning_enabled: bool | None = None
     logging_enabled: bool | None = None
     log_target_bucket: str | None = None
     log_prefix: str | None = None
     request_metrics_enabled: bool | None = None
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
     metadata: dict[str, Any] | None = None
 
     _tags = field_validator("tags")(CommonInput._tags.__func__)  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ many keys the bucket holds.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from pydantic import field_validator
 from sqlalchemy import BigInteger, Index, String, UniqueConstraint, delete, event, update
@@ -21,10 +21,10 @@ from engine.clock import utcnow
 from engine.collection import Action, Collection
 from engine.context import Ctx
 from engine.errors import NotFound, ValidationFailed, field_error
-from engine.resources import Body, CommonInput, ResourceBase, parse_bool
+from engine.resources import Body, CommonInput, Documented, ResourceBase, Tags, parse_bool
 from engine.sqltypes import UTCDateTime
 from engine.storage import buckets
-from engine.storage.buckets import ACLS, Bucket
+from engine.storage.buckets import Acl, Bucket
 
 STORAGE_CLASSES = ("standard", "standard-ia", "intelligent-tiering", "glacier", "deep-archive")
 MAX_KEY_BYTES = 1024
@@ -74,12 +74,16 @@ class BlobGarbage(SQLModel, table=True):
     blob: str = Field(max_length=96)  # a blob, or "<bucket_id>/" for a whole bucket's
 
 
+# The SPEC's own error for a class outside them ("Invalid storage_class") stays the validator's.
+StorageClass = Annotated[str, Documented({"enum": list(STORAGE_CLASSES)})]
+
+
 class ObjectUpdate(Body):
-    storage_class: str | None = None
+    storage_class: StorageClass | None = None
     is_public: bool | None = None
-    acl: Literal["private", "public-read", "public-read-write", "authenticated-read"] | None = None
+    acl: Acl | None = None
     metadata: dict[str, Any] | None = None
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
 
     _tags = field_validator("tags")(CommonInput._tags.__func__)  # type: ignore[attr-defined]
 
@@ -92,7 +96,7 @@ class ObjectUpdate(Body):
 
 
 class StorageClassBody(Body):
-    storage_class: str
+    storage_class: StorageClass
 
 
 def public(obj: S3Object) -> dict[str, Any]:
@@ -399,8 +403,6 @@ def change_storage_class(ctx: Ctx, obj: S3Object, body: StorageClassBody) -> S3O
     ctx.session.add(obj)
     return obj
 
-
-_ = ACLS  # the object ACL choices are the bucket's (SPEC B2.3)
 
 S3_OBJECTS = Collection(
     service="storage",
