@@ -24,18 +24,22 @@ class KeyBody(Body):
     expires_in_days: int | None = PydanticField(default=service.DEFAULT_KEY_DAYS)
 
 
+# The service checks these (its messages are the API's); OpenAPI states the same rules.
+Username = Annotated[str, Documented({"pattern": f"^{service.USERNAME_PATTERN.pattern}$"})]
+Password = Annotated[str, Documented({"minLength": service.MIN_PASSWORD})]
+Role = Annotated[str, Documented({"enum": list(service.ROLES)})]
+
+
 class UserBody(Body):
-    username: Annotated[str, Documented({"pattern": f"^{service.USERNAME_PATTERN.pattern}$"})] = (
-        PydanticField(max_length=64)
-    )
-    password: Annotated[str, Documented({"minLength": service.MIN_PASSWORD})]
-    role: Annotated[str, Documented({"enum": list(service.ROLES)})] = "developer"
+    username: Username = PydanticField(max_length=64)
+    password: Password
+    role: Role = "developer"
     email: str = PydanticField(default="", max_length=255)
 
 
 class UserUpdateBody(Body):
-    role: Annotated[str, Documented({"enum": list(service.ROLES)})] | None = None
-    password: Annotated[str, Documented({"minLength": service.MIN_PASSWORD})] | None = None
+    role: Role | None = None
+    password: Password | None = None
     email: str | None = PydanticField(default=None, max_length=255)
     is_active: bool | None = None
 
