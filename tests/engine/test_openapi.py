@@ -160,3 +160,48 @@ def test_name_is_offered_only_on_collections_with_a_name(doc: dict[str, Any]) ->
 
     assert "name" in names("/api/v1/services/images/")
     assert "name" not in names("/api/v1/audit-logs/")
+
+
+def test_a_create_links_to_the_operations_on_what_it_made(
+    doc: dict[str, Any], engine: LocalEngine
+) -> None:
+    links = doc["paths"]["/api/v1/services/instances/"]["post"]["responses"]["201"]["links"]
+    operations = {
+        operation["operationId"]: (path, method)
+        for path, methods in doc["paths"].items()
+        for method, operation in methods.items()
+    }
+    assert {"get_services_instances_id", "post_services_instances_id_stop"} <= set(links)
+    for link in links.values():
+        assert link["operationId"] in operations
+        assert link["parameters"] == {"path.id": "$response.body#/resource_id"}
+        path, _ = operations[link["operationId"]]
+        assert path.startswith("/api/v1/services/instances/{id}/")
+    # Followed as a client would: the created body's resource_id reaches each linked read.
+    created = expect(
+        engine.admin.post(
+            "/api/v1/services/instances/",
+            json={"name": "linked", "flavor": "t3.micro", "image": "ubuntu-22.04"},
+        ),
+        201,
+    )
+    reads = [operations[link["operationId"]] for link in links.values()]
+    for path, method in reads:
+        if method == "get":
+            expect(engine.admin.get(path.replace("{id}", created["resource_id"])), 200)
+
+
+def test_the_schema_states_the_rules_the_api_applies(
+    doc: dict[str, Any], engine: LocalEngine
+) -> None:
+    schemas = doc["components"]["schemas"]
+    zone = schemas["InstanceCreate"]["properties"]["availability_zone"]["anyOf"][0]
+    assert zone["enum"] == ["us-west-2a", "us-west-2b", "us-west-2c"]
+    assert schemas["BucketCreate"]["properties"]["acl"]["enum"][0] == "private"
+    name = schemas["ImageCreate"]["properties"]["name"]
+    assert (name["minLength"], name["maxLength"]) == (1, 255)
+    # A name the document's pattern refuses is refused by the API, and one it takes is taken.
+    for candidate in ("web-1", " padded ", "é", "", "   ", "tab\there", "bell\x07", "x" * 256):
+        fits = 1 <= len(candidate) <= 255 and re.search(name["pattern"], candidate) is not None
+        answer = engine.admin.post("/api/v1/services/images/", json={"name": candidate})
+        assert answer.status_code == (201 if fits else 400), (candidate, answer.text)
