@@ -227,10 +227,7 @@ def put_object(request: Request) -> Response:
             store, _ = blobs.store(ctx.db)
             writer = store.writer(bucket.bucket_id)
             try:
-                upload = Upload(writer, sealed)
-                _write_all(upload, (body,))
-                _check_checksums(request, upload)
-                upload.finish()
+                upload = _received(request, Upload(writer, sealed), (body,))
                 obj = request.subject = commit_upload(ctx, bucket, key, upload, *described)
                 data.log(ctx, bucket, obj, "PUT", 200, 0)
             except BaseException:
@@ -256,10 +253,7 @@ def put_object(request: Request) -> Response:
             sealed = new_data_key(ctx, bucket)
     writer = store.writer(bucket.bucket_id)
     try:
-        upload = Upload(writer, sealed)
-        _write_all(upload, _chunks(request, declared))
-        _check_checksums(request, upload)
-        upload.finish()
+        upload = _received(request, Upload(writer, sealed), _chunks(request, declared))
         with request.unit(write=True) as ctx:
             locked = access.for_write(ctx, bucket)
             obj = request.subject = commit_upload(ctx, locked, key, upload, *described)
@@ -271,12 +265,16 @@ def put_object(request: Request) -> Response:
     return _stored(obj)
 
 
-def _write_all(upload: Upload, chunks: Any) -> None:
+def _received(request: Request, upload: Upload, chunks: Any) -> Upload:
+    """The body written, checked against the checksums the client sent, and made durable."""
     try:
         for chunk in chunks:
             upload.write(chunk)
     except OSError as error:
         raise blobs.storage_error(error) from None
+    _check_checksums(request, upload)
+    upload.finish()
+    return upload
 
 
 def commit_upload(
