@@ -57,6 +57,15 @@ class StateMachine:
 
 
 @dataclass(frozen=True)
+class Query:
+    """A query parameter a list-level GET action reads, as OpenAPI documents it."""
+
+    description: str
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
+    required: bool = False
+
+
+@dataclass(frozen=True)
 class Action:
     """A custom action (SPEC B1). A detail action's function takes `(ctx, resource[, body])` and
     returns the resource, rendered as the collection shows it, or a value returned as it is; a
@@ -71,9 +80,10 @@ class Action:
     status: int = 200
     summary: str = ""
     message: str = ""  # the CLI's one-line note, e.g. "Stopping"
-    # A list-level GET that answers a question rather than a page: its query parameters
-    # (name -> description) for OpenAPI, which then documents no paging.
-    query: Mapping[str, str] = field(default_factory=dict)
+    # A list-level GET's own query parameters, for OpenAPI. Without `paged` it answers a
+    # question rather than a page, and OpenAPI documents no paging.
+    query: Mapping[str, Query] = field(default_factory=dict)
+    paged: bool = False  # a page of the collection, narrowed by `query`
 
     @property
     def mutates(self) -> bool:

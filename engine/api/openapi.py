@@ -148,14 +148,26 @@ def _operation(route: Route, body_ref: dict[str, Any] | None) -> dict[str, Any]:
         }
         for name in _PATH_PARAM.findall(route.path)
     ]
-    asked = route.custom.query if route.custom is not None else {}
-    paged = kind is not None and route.method == "GET" and "{" not in route.path and not asked
+    custom = route.custom
+    asked = custom.query if custom is not None else {}
+    paged = (
+        kind is not None
+        and route.method == "GET"
+        and "{" not in route.path
+        and (custom is None or not asked or custom.paged)
+    )
     if paged:
-        parameters += _list_parameters(kind)
-    for name, description in asked.items():
-        schema = {"type": "string"}
+        # An action's own parameter replaces a list filter of the same name (by_vcpus' vcpus).
+        parameters += [p for p in _list_parameters(kind) if p["name"] not in asked]
+    for name, query in asked.items():
         parameters.append(
-            {"name": name, "in": "query", "description": description, "schema": schema}
+            {
+                "name": name,
+                "in": "query",
+                "required": query.required,
+                "description": query.description,
+                "schema": dict(query.schema),
+            }
         )
     removes = getattr(kind, "force_removes", None) if route.method == "DELETE" else None
     if removes:

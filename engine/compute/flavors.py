@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel, col
 
 from engine.api.http import Request
 from engine.clock import utcnow
-from engine.collection import READ_ONLY, Action, Collection
+from engine.collection import READ_ONLY, Action, Collection, Query
 from engine.context import Ctx
 from engine.db import SEEDS, Database
 from engine.errors import ValidationFailed, field_error
@@ -185,6 +185,10 @@ FLAVORS = Collection(
             "GET",
             detail=False,
             summary="List flavors with a given vCPU count",
+            query={
+                "vcpus": Query("The vCPU count", {"type": "integer", "minimum": 1}, required=True)
+            },
+            paged=True,
         ),
     ),
 )

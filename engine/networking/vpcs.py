@@ -8,7 +8,7 @@ from pydantic import Field as PydanticField
 from sqlalchemy import UniqueConstraint, func
 from sqlmodel import Field, col, select
 
-from engine.collection import Action, Collection, Dependent, table_exists
+from engine.collection import Action, Collection, Dependent, Query, table_exists
 from engine.context import Ctx
 from engine.errors import Conflict, DependencyViolation, field_error
 from engine.networking import refs
@@ -211,12 +211,17 @@ def reachability(request: Any) -> Any:
     return reachability.answer(request)
 
 
-_END = "an instance (id or name), a CIDR or address, or `internet` (required)"
+_END = "an instance (id or name), a CIDR or address, or `internet`"
 REACHABILITY_QUERY = {
-    "source": f"Where from: {_END}",
-    "destination": f"Where to: {_END}",
-    "port": "The destination port, 0-65535 (required for tcp and udp)",
-    "protocol": "tcp (default), udp, icmp or all",
+    "source": Query(f"Where from: {_END}", required=True),
+    "destination": Query(f"Where to: {_END}", required=True),
+    "port": Query(
+        "The destination port (required for tcp and udp)",
+        {"type": "integer", "minimum": 0, "maximum": 65535},
+    ),
+    "protocol": Query(
+        "The protocol (tcp by default)", {"type": "string", "enum": ["tcp", "udp", "icmp", "all"]}
+    ),
 }
 
 

@@ -205,3 +205,29 @@ def test_the_schema_states_the_rules_the_api_applies(
         fits = 1 <= len(candidate) <= 255 and re.search(name["pattern"], candidate) is not None
         answer = engine.admin.post("/api/v1/services/images/", json={"name": candidate})
         assert answer.status_code == (201 if fits else 400), (candidate, answer.text)
+
+
+def test_query_parameters_are_unique_and_typed(doc: dict[str, Any], engine: LocalEngine) -> None:
+    for path, methods in doc["paths"].items():
+        for method, operation in methods.items():
+            named = [(p["name"], p["in"]) for p in operation.get("parameters", []) if "name" in p]
+            assert len(named) == len(set(named)), (method, path, named)
+
+    def parameter(path: str, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = next(
+            p for p in doc["paths"][path]["get"]["parameters"] if p.get("name") == name
+        )
+        return found
+
+    vcpus = parameter("/api/v1/services/flavors/by_vcpus/", "vcpus")
+    assert (vcpus["required"], vcpus["schema"]["type"]) == (True, "integer")
+    assert "page_size" in {
+        p.get("name")
+        for p in doc["paths"]["/api/v1/services/flavors/by_vcpus/"]["get"]["parameters"]
+    }
+    assert parameter("/api/v1/services/vpcs/reachability/", "source")["required"] is True
+    port = parameter("/api/v1/services/vpcs/reachability/", "port")["schema"]
+    assert (port["minimum"], port["maximum"]) == (0, 65535)
+    # What the document calls required, the API requires.
+    expect(engine.admin.get("/api/v1/services/flavors/by_vcpus/"), 400)
+    assert expect(engine.admin.get("/api/v1/services/flavors/by_vcpus/?vcpus=2"), 200)["count"] > 0
