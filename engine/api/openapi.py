@@ -148,14 +148,10 @@ def _operation(route: Route, body_ref: dict[str, Any] | None) -> dict[str, Any]:
         }
         for name in _PATH_PARAM.findall(route.path)
     ]
-    custom = route.custom
-    asked = custom.query if custom is not None else {}
-    paged = (
-        kind is not None
-        and route.method == "GET"
-        and "{" not in route.path
-        and (custom is None or not asked or custom.paged)
-    )
+    asked = route.custom.query if route.custom is not None else {}
+    # A list, or a list-level action that answers a page of it (not a question).
+    answers_page = not asked or (route.custom is not None and route.custom.paged)
+    paged = kind is not None and route.method == "GET" and "{" not in route.path and answers_page
     if paged:
         # An action's own parameter replaces a list filter of the same name (by_vcpus' vcpus).
         parameters += [p for p in _list_parameters(kind) if p["name"] not in asked]

@@ -113,12 +113,15 @@ def evaluate(
     ctx: Ctx, *, source: str, destination: str, port: int | None, protocol: str
 ) -> dict[str, Any]:
     """Whether `source` reaches `destination`, hop by hop (see the module)."""
+    from engine.networking.vpcs import REACHABILITY_PROTOCOLS
+
+    choices = f"must be {', '.join(REACHABILITY_PROTOCOLS[:-1])} or {REACHABILITY_PROTOCOLS[-1]}"
     try:
         protocol = security_group_rules.protocol_value(protocol)
     except ValueError:
-        raise field_error("protocol", "must be tcp, udp, icmp or all") from None
+        raise field_error("protocol", choices) from None
     if protocol not in PROTOCOLS:
-        raise field_error("protocol", "must be tcp, udp, icmp or all")
+        raise field_error("protocol", choices)
     if protocol in security_group_rules.PORTED and port is None:
         raise field_error("port", f"required for {protocol}")
     if protocol not in security_group_rules.PORTED and protocol != "icmp":

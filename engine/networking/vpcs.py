@@ -212,6 +212,7 @@ def reachability(request: Any) -> Any:
 
 
 _END = "an instance (id or name), a CIDR or address, or `internet`"
+REACHABILITY_PROTOCOLS = ("tcp", "udp", "icmp", "all")  # as the query spells them
 REACHABILITY_QUERY = {
     "source": Query(f"Where from: {_END}", required=True),
     "destination": Query(f"Where to: {_END}", required=True),
@@ -220,7 +221,7 @@ REACHABILITY_QUERY = {
         {"type": "integer", "minimum": 0, "maximum": 65535},
     ),
     "protocol": Query(
-        "The protocol (tcp by default)", {"type": "string", "enum": ["tcp", "udp", "icmp", "all"]}
+        "The protocol (tcp by default)", {"type": "string", "enum": list(REACHABILITY_PROTOCOLS)}
     ),
 }
 

@@ -219,7 +219,7 @@ def insert_key(
     *,
     owner: str,
     name: str | None,
-    key_type: Annotated[str, OneOf(KEY_TYPES)] = "symmetric",
+    key_type: str = "symmetric",
     algorithm: str = "AES_256",
     rotation_enabled: bool = True,
     rotation_period_days: int = 90,
